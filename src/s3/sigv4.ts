@@ -1,0 +1,451 @@
+/**
+ * AWS Signature Version 4: canonical request, string to sign, signing key and signature, for the
+ * `Authorization` header and for presigned URLs. Pure: no I/O, no clock, no globals. The caller
+ * passes the time as an `x-amz-date` string and may pass a {@linkcode SigningKeyCache}.
+ *
+ * S3 rules: the path is signed exactly as it is sent (encode it once with `encodeKeyPath`), with no
+ * dot-segment or `//` normalisation; query names and values are decoded pairs that are encoded
+ * here with the RFC 3986 unreserved set and sorted.
+ *
+ * @module
+ */
+
+import { hmac, type HmacKey, hmacKey, sha256, toHex } from "../crypto/sha256.ts";
+import { encodeQueryComponent } from "./encode.ts";
+
+/** The payload hash S3 accepts for requests whose body is not hashed (presigned URLs, GETs). */
+export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+/** SHA-256 of the empty string: the payload hash of a request with no body. */
+export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/** The only algorithm we sign with. */
+export const ALGORITHM = "AWS4-HMAC-SHA256";
+/** Longest lifetime S3 accepts for a presigned URL, in seconds (7 days). */
+export const MAX_PRESIGN_EXPIRES = 604800;
+
+/** Long-lived or temporary credentials with the secret access key. */
+export interface SecretCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+/**
+ * A pre-derived signing key and its scope (`YYYYMMDD/REGION/SERVICE/aws4_request`), used instead
+ * of the secret. It signs only requests dated on the scope's UTC day, in its region and service.
+ */
+export interface SigningKeyCredentials {
+  readonly accessKeyId: string;
+  readonly signingKey: Uint8Array;
+  readonly scope: string;
+  readonly sessionToken?: string;
+}
+
+/** Either kind of credentials. */
+export type Credentials = SecretCredentials | SigningKeyCredentials;
+
+/** A `[name, value]` pair; names and values are plain (decoded) text. */
+export type Pair = readonly [string, string];
+
+/** Thrown when a request cannot be signed with the given credentials or inputs. */
+export class SigningError extends Error {
+  override name = "SigningError";
+}
+
+/**
+ * Canonical query string: each name and value encoded with the RFC 3986 unreserved set, pairs
+ * sorted by encoded name, then encoded value, joined with `&`. A pair with an empty value is
+ * `name=`.
+ *
+ * @example
+ * ```ts
+ * canonicalQuery([["prefix", "a b"], ["list-type", "2"]]); // "list-type=2&prefix=a%20b"
+ * ```
+ */
+export function canonicalQuery(pairs: readonly Pair[]): string {
+  const encoded: string[][] = [];
+  for (const [name, value] of pairs) {
+    encoded.push([encodeQueryComponent(name), encodeQueryComponent(value)]);
+  }
+  encoded.sort(comparePairs);
+  let out = "";
+  for (let i = 0; i < encoded.length; i++) {
+    if (i > 0) out += "&";
+    out += encoded[i][0] + "=" + encoded[i][1];
+  }
+  return out;
+}
+
+function compareStrings(a: string, b: string): number {
+  // Code-unit order equals byte order here: encoded components and header names are ASCII.
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function comparePairs(a: string[], b: string[]): number {
+  return compareStrings(a[0], b[0]) || compareStrings(a[1], b[1]);
+}
+
+/**
+ * Canonical headers and the signed-headers list: names lower-cased, values trimmed with inner runs
+ * of white space folded to one space, repeated headers joined with `,` in the order given, sorted
+ * by name.
+ *
+ * @example
+ * ```ts
+ * canonicalHeaders([["Host", "example.com"], ["X-Amz-Date", "20150830T123600Z"]]);
+ * // { canonical: "host:example.com\nx-amz-date:20150830T123600Z\n", signed: "host;x-amz-date" }
+ * ```
+ */
+export function canonicalHeaders(headers: readonly Pair[]): { canonical: string; signed: string } {
+  const byName = new Map<string, string>();
+  for (const [rawName, rawValue] of headers) {
+    const name = rawName.toLowerCase();
+    const value = foldValue(rawValue);
+    const seen = byName.get(name);
+    byName.set(name, seen === undefined ? value : seen + "," + value);
+  }
+  const names = [...byName.keys()].sort(compareStrings);
+  let canonical = "";
+  for (const name of names) canonical += name + ":" + byName.get(name) + "\n";
+  return { canonical, signed: names.join(";") };
+}
+
+const FOLD = /\s+/g;
+
+function foldValue(value: string): string {
+  const trimmed = value.trim();
+  return /\s\s|[\t\r\n]/.test(trimmed) ? trimmed.replace(FOLD, " ") : trimmed;
+}
+
+/** What is signed of an HTTP request. */
+export interface RequestParts {
+  /** HTTP method, e.g. `GET`. */
+  readonly method: string;
+  /** The path exactly as sent on the wire (already encoded), e.g. `/bucket/a%20b.txt`. */
+  readonly path: string;
+  /** Decoded query pairs (encoded and sorted when signing). */
+  readonly query?: readonly Pair[];
+  /** Headers to sign, including `host`. */
+  readonly headers: readonly Pair[];
+  /** Hex SHA-256 of the body, {@linkcode UNSIGNED_PAYLOAD} or {@linkcode EMPTY_SHA256}. */
+  readonly payloadHash: string;
+}
+
+/**
+ * The canonical request and its signed-headers list.
+ *
+ * @example
+ * ```ts
+ * canonicalRequest({
+ *   method: "GET",
+ *   path: "/test.txt",
+ *   headers: [["host", "examplebucket.s3.amazonaws.com"]],
+ *   payloadHash: UNSIGNED_PAYLOAD,
+ * }).canonicalRequest; // "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD"
+ * ```
+ */
+export function canonicalRequest(
+  parts: RequestParts,
+): { canonicalRequest: string; signedHeaders: string } {
+  const { canonical, signed } = canonicalHeaders(parts.headers);
+  const query = parts.query ? canonicalQuery(parts.query) : "";
+  return {
+    canonicalRequest: parts.method + "\n" + parts.path + "\n" + query + "\n" + canonical + "\n" +
+      signed + "\n" + parts.payloadHash,
+    signedHeaders: signed,
+  };
+}
+
+/**
+ * Credential scope `YYYYMMDD/REGION/SERVICE/aws4_request`.
+ *
+ * @example
+ * ```ts
+ * credentialScope("20130524", "us-east-1", "s3"); // "20130524/us-east-1/s3/aws4_request"
+ * ```
+ */
+export function credentialScope(date: string, region: string, service: string): string {
+  return date + "/" + region + "/" + service + "/aws4_request";
+}
+
+/**
+ * String to sign for a canonical request.
+ *
+ * @example
+ * ```ts
+ * stringToSign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", "GET\n/\n...");
+ * ```
+ */
+export function stringToSign(datetime: string, scope: string, canonical: string): string {
+  return ALGORITHM + "\n" + datetime + "\n" + scope + "\n" + toHex(sha256(canonical));
+}
+
+/**
+ * Derives the date-scoped signing key:
+ * `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+ *
+ * @example
+ * ```ts
+ * toHex(deriveSigningKey("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830", "us-east-1", "iam"));
+ * // "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
+ * ```
+ */
+export function deriveSigningKey(
+  secretAccessKey: string,
+  date: string,
+  region: string,
+  service: string,
+): Uint8Array {
+  if (!DATE.test(date)) throw new SigningError(`invalid scope date "${date}": expected YYYYMMDD`);
+  const kDate = hmac(hmacKey("AWS4" + secretAccessKey), date);
+  const kRegion = hmac(hmacKey(kDate), region);
+  const kService = hmac(hmacKey(kRegion), service);
+  return hmac(hmacKey(kService), "aws4_request");
+}
+
+const DATE = /^\d{8}$/;
+const DATETIME = /^(\d{8})T\d{6}Z$/;
+
+/**
+ * A bounded cache of prepared signing keys, keyed by (credentials, date, region, service). The
+ * least recently used entry is evicted first. Create one per process (or per handler).
+ */
+export interface SigningKeyCache {
+  /** Returns the prepared key, deriving it on a miss. */
+  get(credentials: Credentials, date: string, region: string, service: string): HmacKey;
+  /** Number of entries held now. */
+  readonly size: number;
+}
+
+/**
+ * Creates a {@linkcode SigningKeyCache} holding at most `limit` keys.
+ *
+ * @example
+ * ```ts
+ * const cache = createSigningKeyCache(32);
+ * ```
+ */
+export function createSigningKeyCache(limit = 32): SigningKeyCache {
+  if (!(limit >= 1)) throw new RangeError("cache limit must be at least 1");
+  const entries = new Map<string, HmacKey>();
+  return {
+    get(credentials, date, region, service) {
+      const id = "secretAccessKey" in credentials
+        ? "s\0" + credentials.secretAccessKey + "\0" + date + "\0" + region + "\0" + service
+        : "k\0" + toHex(credentials.signingKey);
+      const hit = entries.get(id);
+      if (hit !== undefined) {
+        entries.delete(id);
+        entries.set(id, hit);
+        return hit;
+      }
+      const key = prepareKey(credentials, date, region, service);
+      if (entries.size >= limit) entries.delete(entries.keys().next().value!);
+      entries.set(id, key);
+      return key;
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}
+
+function prepareKey(
+  credentials: Credentials,
+  date: string,
+  region: string,
+  service: string,
+): HmacKey {
+  if ("secretAccessKey" in credentials) {
+    return hmacKey(deriveSigningKey(credentials.secretAccessKey, date, region, service));
+  }
+  checkScope(credentials.scope, date, region, service);
+  return hmacKey(credentials.signingKey);
+}
+
+/**
+ * Checks that a pre-derived key's scope covers a request dated `date` in `region` and `service`,
+ * and throws a {@linkcode SigningError} that says what differs otherwise.
+ *
+ * @example
+ * ```ts
+ * checkScope("20160902/us-east-1/s3/aws4_request", "20160902", "us-east-1", "s3"); // ok
+ * ```
+ */
+export function checkScope(scope: string, date: string, region: string, service: string): void {
+  const parts = scope.split("/");
+  if (parts.length !== 4 || !DATE.test(parts[0]) || parts[3] !== "aws4_request") {
+    throw new SigningError(
+      `invalid signing key scope "${scope}": expected YYYYMMDD/REGION/SERVICE/aws4_request`,
+    );
+  }
+  if (parts[0] !== date) {
+    throw new SigningError(
+      `signing key expired: its scope is for ${parts[0]} (UTC) but the request is dated ${date}; ` +
+        "a signing key is valid for one UTC day",
+    );
+  }
+  if (parts[1] !== region) {
+    throw new SigningError(`signing key scope is for region ${parts[1]}, not ${region}`);
+  }
+  if (parts[2] !== service) {
+    throw new SigningError(`signing key scope is for service ${parts[2]}, not ${service}`);
+  }
+}
+
+/** Where and when a request is signed. */
+export interface SignContext {
+  readonly credentials: Credentials;
+  readonly region: string;
+  readonly service: string;
+  /** `YYYYMMDDTHHMMSSZ`, UTC. */
+  readonly datetime: string;
+  /** A shared key cache; without one the key is derived for this call. */
+  readonly cache?: SigningKeyCache;
+}
+
+/** Everything computed while signing, for sending and for inspection in tests. */
+export interface Signature {
+  readonly canonicalRequest: string;
+  readonly stringToSign: string;
+  readonly signedHeaders: string;
+  readonly scope: string;
+  readonly signature: string;
+}
+
+/**
+ * Signs a canonical request as given (no headers or parameters added): the primitive under
+ * {@linkcode signHeaders} and {@linkcode presign}.
+ *
+ * @example
+ * ```ts
+ * const sig = signCanonical(parts, { credentials, region: "us-east-1", service: "s3", datetime });
+ * ```
+ */
+export function signCanonical(parts: RequestParts, ctx: SignContext): Signature {
+  const match = DATETIME.exec(ctx.datetime);
+  if (!match) {
+    throw new SigningError(`invalid x-amz-date "${ctx.datetime}": expected YYYYMMDDTHHMMSSZ`);
+  }
+  const date = match[1];
+  const key = ctx.cache
+    ? ctx.cache.get(ctx.credentials, date, ctx.region, ctx.service)
+    : prepareKey(ctx.credentials, date, ctx.region, ctx.service);
+  const { canonicalRequest: creq, signedHeaders } = canonicalRequest(parts);
+  const scope = credentialScope(date, ctx.region, ctx.service);
+  const sts = stringToSign(ctx.datetime, scope, creq);
+  return {
+    canonicalRequest: creq,
+    stringToSign: sts,
+    signedHeaders,
+    scope,
+    signature: toHex(hmac(key, sts)),
+  };
+}
+
+/** Options of {@linkcode signHeaders}. */
+export interface HeaderSignOptions {
+  /** Add and sign `x-amz-content-sha256` (S3 requires it; default true). */
+  readonly contentSha256?: boolean;
+}
+
+/** A header-signed request: the headers to add to it, and what was signed. */
+export interface SignedHeaders extends Signature {
+  readonly authorization: string;
+  /** Headers to send besides the request's own: `authorization`, `x-amz-date`, ... */
+  readonly headers: Pair[];
+}
+
+/**
+ * Signs a request with the `Authorization` header. Adds and signs `x-amz-date`, the session token
+ * (`x-amz-security-token`) when there is one, and `x-amz-content-sha256` unless disabled.
+ * `parts.headers` must hold `host` and every other header to sign, and nothing the client chose
+ * that should not be signed.
+ *
+ * @example
+ * ```ts
+ * const signed = signHeaders(
+ *   { method: "GET", path: "/bucket/key", headers: [["host", "s3.amazonaws.com"]], payloadHash: UNSIGNED_PAYLOAD },
+ *   { credentials, region: "us-east-1", service: "s3", datetime: "20240101T000000Z" },
+ * );
+ * fetch(url, { headers: signed.headers });
+ * ```
+ */
+export function signHeaders(
+  parts: RequestParts,
+  ctx: SignContext,
+  options: HeaderSignOptions = {},
+): SignedHeaders {
+  const added: Pair[] = [["x-amz-date", ctx.datetime]];
+  if (options.contentSha256 !== false) added.push(["x-amz-content-sha256", parts.payloadHash]);
+  const token = ctx.credentials.sessionToken;
+  if (token) added.push(["x-amz-security-token", token]);
+  const sig = signCanonical({ ...parts, headers: [...parts.headers, ...added] }, ctx);
+  const authorization = ALGORITHM + " Credential=" + ctx.credentials.accessKeyId + "/" +
+    sig.scope + ", SignedHeaders=" + sig.signedHeaders + ", Signature=" + sig.signature;
+  added.push(["authorization", authorization]);
+  return { ...sig, authorization, headers: added };
+}
+
+/** Options of {@linkcode presign}. */
+export interface PresignOptions {
+  /** Lifetime in seconds, 1 to 604800. */
+  readonly expires: number;
+}
+
+/** A presigned request: the full query string to send, exactly as signed. */
+export interface Presigned extends Signature {
+  /** Encoded query string without `?`, ending in `X-Amz-Signature=...`. */
+  readonly query: string;
+}
+
+/**
+ * Presigns a request: adds the `X-Amz-*` query parameters (the session token included and
+ * signed), signs, and returns the query string to send. Extra parameters in `parts.query`
+ * (`versionId`, `response-content-disposition`, ...) are signed in.
+ *
+ * @example
+ * ```ts
+ * const p = presign(
+ *   { method: "GET", path: "/test.txt", headers: [["host", "examplebucket.s3.amazonaws.com"]], payloadHash: UNSIGNED_PAYLOAD },
+ *   { credentials, region: "us-east-1", service: "s3", datetime: "20130524T000000Z" },
+ *   { expires: 86400 },
+ * );
+ * const url = "https://examplebucket.s3.amazonaws.com/test.txt?" + p.query;
+ * ```
+ */
+export function presign(parts: RequestParts, ctx: SignContext, options: PresignOptions): Presigned {
+  const { expires } = options;
+  if (!Number.isInteger(expires) || expires < 1 || expires > MAX_PRESIGN_EXPIRES) {
+    throw new SigningError(
+      `invalid expiry ${expires}: X-Amz-Expires must be a whole number from 1 to ${MAX_PRESIGN_EXPIRES}`,
+    );
+  }
+  const match = DATETIME.exec(ctx.datetime);
+  if (!match) {
+    throw new SigningError(`invalid x-amz-date "${ctx.datetime}": expected YYYYMMDDTHHMMSSZ`);
+  }
+  const scope = credentialScope(match[1], ctx.region, ctx.service);
+  const { signed } = canonicalHeaders(parts.headers);
+  const query: Pair[] = parts.query ? [...parts.query] : [];
+  for (const [name] of query) {
+    if (name.toLowerCase().startsWith("x-amz-")) {
+      throw new SigningError(`query parameter "${name}" is reserved for the signature`);
+    }
+  }
+  query.push(
+    ["X-Amz-Algorithm", ALGORITHM],
+    ["X-Amz-Credential", ctx.credentials.accessKeyId + "/" + scope],
+    ["X-Amz-Date", ctx.datetime],
+    ["X-Amz-Expires", String(expires)],
+    ["X-Amz-SignedHeaders", signed],
+  );
+  const token = ctx.credentials.sessionToken;
+  if (token) query.push(["X-Amz-Security-Token", token]);
+  const sig = signCanonical({ ...parts, query }, ctx);
+  const canonical = sig.canonicalRequest;
+  // The canonical query string is the third line of the canonical request: send exactly it.
+  const start = canonical.indexOf("\n", canonical.indexOf("\n") + 1) + 1;
+  const end = canonical.indexOf("\n", start);
+  const sent = canonical.slice(start, end);
+  return { ...sig, query: sent + "&X-Amz-Signature=" + sig.signature };
+}
