@@ -1,0 +1,209 @@
+/**
+ * Environment -> typed configuration. Every problem is reported at once, each naming its
+ * variable. Pure: the environment is passed in.
+ *
+ * @module
+ */
+
+import { isBucketName, isDnsBucketName } from "./s3/key.ts";
+import { MAX_PRESIGN_EXPIRES } from "./s3/sigv4.ts";
+
+/** How redirects are decided: by client detection, or always, or never. */
+export type RedirectMode = "auto" | "always" | "never";
+
+/** The proxy's settings (credentials are resolved separately, see `credentials/`). */
+export interface Config {
+  /** Signing region. */
+  readonly region: string;
+  /** `host[:port]` for proxied requests (default port omitted). */
+  readonly endpointHost: string;
+  /** `host[:port]` that redirects point at and are signed for. */
+  readonly externalHost: string;
+  readonly scheme: "http" | "https";
+  /** One bucket served at the root, or undefined: the first path segment names the bucket. */
+  readonly bucket?: string;
+  readonly addressingStyle: "path" | "virtual";
+  /** Lifetime of presigned redirect URLs, in seconds. */
+  readonly presignExpires: number;
+  /** Keys that are streamed through the proxy instead of redirected. */
+  readonly proxyPattern: RegExp;
+  readonly port: number;
+  readonly hostname: string;
+  /** How long to wait for upstream response headers, in milliseconds. */
+  readonly upstreamTimeoutMs: number;
+  readonly redirect: RedirectMode;
+  /** Whether `GET /` (path mode) lists the account's buckets. */
+  readonly listBuckets: boolean;
+  /** Whether generated listings (and listing of keys at all) are allowed. */
+  readonly listing: boolean;
+}
+
+/** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
+export const DEFAULT_PROXY_PATTERN = "(^|/)index\\.html$";
+
+/** Result of {@linkcode parseConfig}: a config, or every problem found. */
+export type ConfigResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly errors: string[] };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function value(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+/**
+ * Parses a `host[:port]` for `scheme`, returning it lower-cased with a default port dropped (as
+ * `fetch` sends it in `Host`), or undefined when it is not a bare host.
+ *
+ * @example
+ * ```ts
+ * normalizeHost("S3.example.com:443", "https"); // "s3.example.com"
+ * ```
+ */
+export function normalizeHost(host: string, scheme: string): string | undefined {
+  if (/[/?#@\s\\]/.test(host)) return undefined;
+  try {
+    const url = new URL(`${scheme}://${host}`);
+    return url.host === "" ? undefined : url.host;
+  } catch {
+    return undefined;
+  }
+}
+
+function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  errors: string[],
+): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    errors.push(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
+    return fallback;
+  }
+  return Number(raw);
+}
+
+function choice<T extends string>(
+  env: Env,
+  name: string,
+  options: readonly T[],
+  fallback: T,
+  errors: string[],
+): T {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase() as T;
+  if (!options.includes(lower)) {
+    errors.push(`${name}: "${raw}" must be one of ${options.join(", ")}`);
+    return fallback;
+  }
+  return lower;
+}
+
+function flag(env: Env, name: string, fallback: boolean, errors: string[]): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  if (["true", "1", "yes", "on"].includes(lower)) return true;
+  if (["false", "0", "no", "off"].includes(lower)) return false;
+  errors.push(`${name}: "${raw}" must be true or false (on/off)`);
+  return fallback;
+}
+
+/** The region from `AWS_REGION`, then `AWS_DEFAULT_REGION`, then `us-east-1`. */
+export function regionOf(env: Env): string {
+  return value(env, "AWS_REGION") ?? value(env, "AWS_DEFAULT_REGION") ?? "us-east-1";
+}
+
+/**
+ * Parses the proxy's environment (credentials excepted).
+ *
+ * @example
+ * ```ts
+ * const result = parseConfig({ S3_BUCKET: "site", PORT: "9000" });
+ * if (result.ok) console.log(result.config.port); // 9000
+ * ```
+ */
+export function parseConfig(env: Env): ConfigResult {
+  const errors: string[] = [];
+  const region = regionOf(env);
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) {
+    errors.push(`AWS_REGION/AWS_DEFAULT_REGION: "${region}" is not a region name`);
+  }
+  const scheme = choice(env, "AWS_ENDPOINT_SCHEME", ["https", "http"] as const, "https", errors);
+  const rawHost = value(env, "AWS_ENDPOINT_HOST") ?? `s3.${region}.amazonaws.com`;
+  const endpointHost = normalizeHost(rawHost, scheme);
+  if (endpointHost === undefined) {
+    errors.push(`AWS_ENDPOINT_HOST: "${rawHost}" is not a host name with an optional port`);
+  }
+  const rawExternal = value(env, "AWS_ENDPOINT_HOST_EXTERNAL");
+  const externalHost = rawExternal === undefined
+    ? endpointHost
+    : normalizeHost(rawExternal, scheme);
+  if (externalHost === undefined && rawExternal !== undefined) {
+    errors.push(
+      `AWS_ENDPOINT_HOST_EXTERNAL: "${rawExternal}" is not a host name with an optional port`,
+    );
+  }
+  const addressingStyle = choice(
+    env,
+    "S3_ADDRESSING_STYLE",
+    ["path", "virtual"] as const,
+    "path",
+    errors,
+  );
+  const bucket = value(env, "S3_BUCKET");
+  if (bucket !== undefined) {
+    if (!isBucketName(bucket)) {
+      errors.push(`S3_BUCKET: "${bucket}" is not a bucket name`);
+    } else if (addressingStyle === "virtual" && !isDnsBucketName(bucket)) {
+      errors.push(
+        `S3_BUCKET: "${bucket}" cannot be used with S3_ADDRESSING_STYLE=virtual (not a DNS name)`,
+      );
+    }
+  }
+  const presignExpires = integer(env, "PRESIGN_EXPIRES", 300, 1, MAX_PRESIGN_EXPIRES, errors);
+  const patternSource = value(env, "PROXY_PATTERN") ?? DEFAULT_PROXY_PATTERN;
+  let proxyPattern = new RegExp(DEFAULT_PROXY_PATTERN);
+  try {
+    proxyPattern = new RegExp(patternSource);
+  } catch (e) {
+    errors.push(`PROXY_PATTERN: "${patternSource}" is not a valid regular expression (${e})`);
+  }
+  const port = integer(env, "PORT", 8080, 0, 65535, errors);
+  const hostname = value(env, "HOST") ?? "0.0.0.0";
+  const rawTimeout = value(env, "UPSTREAM_TIMEOUT") ?? "30";
+  const timeout = Number(rawTimeout);
+  if (!/^\d+(\.\d+)?$/.test(rawTimeout) || !(timeout > 0) || timeout > 3600) {
+    errors.push(`UPSTREAM_TIMEOUT: "${rawTimeout}" is not a number of seconds from 0 to 3600`);
+  }
+  const redirect = choice(env, "REDIRECT", ["auto", "always", "never"] as const, "auto", errors);
+  const listBuckets = flag(env, "S3_LIST_BUCKETS", false, errors);
+  const listing = flag(env, "LISTING", true, errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    config: {
+      region,
+      endpointHost: endpointHost!,
+      externalHost: externalHost!,
+      scheme,
+      bucket,
+      addressingStyle,
+      presignExpires,
+      proxyPattern,
+      port,
+      hostname,
+      upstreamTimeoutMs: Math.round(timeout * 1000),
+      redirect,
+      listBuckets,
+      listing,
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The credential provider contract the handler is written against, its errors, and the trivial
+ * provider for credentials that never change.
+ *
+ * A provider is asked once per request that needs a signature. It answers fast from a cache, and
+ * it never puts a credential value (secret, session token, signing key, web identity token) in an
+ * error message or a log line.
+ *
+ * @module
+ */
+
+import type { Credentials } from "../s3/sigv4.ts";
+
+/** A source of credentials, asked once per request that needs a signature. */
+export interface CredentialProvider {
+  /**
+   * Current credentials; fast when cached. Rejects with {@linkcode CredentialsUnavailableError}
+   * (message safe to show a client, never containing a credential value) when none are usable
+   * right now: for example the signing-key file has no key for today's UTC date, or temporary
+   * credentials expired and their refresh failed.
+   */
+  get(): Promise<Credentials>;
+  /** Human-readable description of the source, e.g. `"environment"`, `"web identity (role arn:...)"`. */
+  readonly source: string;
+  /** Re-reads files now (SIGHUP); absent for sources without files. Never rejects. */
+  reload?(): Promise<void>;
+  /** Stops timers. Safe to call more than once. */
+  close?(): void;
+}
+
+/**
+ * No credentials are usable right now; the handler answers 503. The message says why and is safe
+ * to show a client: it never holds a credential value.
+ */
+export class CredentialsUnavailableError extends Error {
+  override name = "CredentialsUnavailableError";
+}
+
+/** One source tried at startup, and why it gave no credentials. */
+export interface SourceFailure {
+  readonly source: string;
+  readonly reason: string;
+}
+
+/**
+ * Startup found no usable credentials, or a source is configured wrongly. `failures` lists every
+ * source tried, in order, and why each failed; the message says the same in one text.
+ */
+export class CredentialsConfigError extends Error {
+  override name = "CredentialsConfigError";
+  readonly failures: readonly SourceFailure[];
+  constructor(summary: string, failures: readonly SourceFailure[]) {
+    super(
+      summary + failures.map((f) => "\n  - " + f.source + ": " + f.reason).join(""),
+    );
+    this.failures = failures;
+  }
+}
+
+/**
+ * A provider that always answers the same credentials.
+ *
+ * @example
+ * ```ts
+ * const provider = staticProvider({ accessKeyId: "AKID", secretAccessKey: "SECRET" });
+ * await provider.get(); // { accessKeyId: "AKID", secretAccessKey: "SECRET" }
+ * ```
+ */
+export function staticProvider(credentials: Credentials, source = "static"): CredentialProvider {
+  const answer = Promise.resolve(credentials);
+  return { source, get: () => answer };
+}
+
+/** Temporary credentials with the time they stop working, in milliseconds since the epoch. */
+export interface ExpiringCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  /** Epoch milliseconds. */
+  readonly expiration: number;
+}
+
+/**
+ * A failure of a credential source whose message is safe to log and to show: built only from
+ * status codes, error codes, URLs and file names, never from a credential value. `retryable`
+ * marks failures worth trying again soon (network, timeout, 5xx, 429).
+ */
+export class CredentialSourceError extends Error {
+  override name = "CredentialSourceError";
+  readonly retryable: boolean;
+  constructor(message: string, retryable = false) {
+    super(message);
+    this.retryable = retryable;
+  }
+}
+
+/**
+ * The message of any thrown value, shortened, for a log line or an error that wraps it. Use only
+ * on errors whose text cannot hold a credential (ours, or `fetch`/file-system errors).
+ *
+ * @example
+ * ```ts
+ * errorMessage(new Error("boom")); // "boom"
+ * ```
+ */
+export function errorMessage(error: unknown, limit = 300): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > limit ? text.slice(0, limit) + "..." : text;
+}

@@ -1,0 +1,358 @@
+/**
+ * The web-standard handler: `createHandler(config, deps)` returns `(Request) => Promise<Response>`.
+ * Everything that touches the world (fetch, clock, credentials, log) is passed in.
+ *
+ * @module
+ */
+
+import type { Config } from "./config.ts";
+import { decide, type Decision, type Route } from "./route.ts";
+import { s3Address } from "./s3/address.ts";
+import {
+  createSigningKeyCache,
+  type Credentials,
+  type Pair,
+  presign,
+  type SignContext,
+  signHeaders,
+  SigningError,
+  UNSIGNED_PAYLOAD,
+} from "./s3/sigv4.ts";
+
+/** Where the handler gets credentials from (see `credentials/`). */
+export interface CredentialSource {
+  get(): Promise<Credentials>;
+}
+
+/** A structured log entry; the shell prints it as one JSON line. */
+export type LogEntry = Record<string, unknown>;
+
+/** What the handler needs from the world. */
+export interface HandlerDeps {
+  readonly fetch: typeof fetch;
+  /** Current time in milliseconds since the epoch. */
+  readonly now: () => number;
+  readonly credentials: CredentialSource;
+  readonly log?: (entry: LogEntry) => void;
+}
+
+/** Client request headers forwarded upstream (and signed). Nothing else goes upstream. */
+export const FORWARDED_REQUEST_HEADERS = [
+  "range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+] as const;
+
+/** Upstream response headers passed back to the client, besides `x-amz-meta-*`. */
+export const FORWARDED_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  "accept-ranges",
+  "cache-control",
+  "content-disposition",
+  "content-encoding",
+  "content-language",
+  "content-length",
+  "content-range",
+  "content-type",
+  "etag",
+  "expires",
+  "last-modified",
+  "x-amz-bucket-region",
+  "x-amz-delete-marker",
+  "x-amz-mp-parts-count",
+  "x-amz-request-id",
+  "x-amz-storage-class",
+  "x-amz-version-id",
+  "x-amz-website-redirect-location",
+]);
+
+/** Formats epoch milliseconds as `YYYYMMDDTHHMMSSZ`. */
+export function amzDate(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + "T" + iso.slice(11, 13) +
+    iso.slice(14, 16) + iso.slice(17, 19) + "Z";
+}
+
+/** An error answered to the client with a status and a short message. */
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const SECRET_QUERY = /^(x-amz-security-token|x-amz-signature|x-amz-credential|signature)$/i;
+
+/** The request's path and a redacted query, safe to log. */
+function loggablePath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const target = start < 0 ? "/" : url.slice(start);
+  const q = target.indexOf("?");
+  if (q < 0) return target;
+  const parts = target.slice(q + 1).split("&").map((part) => {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    return SECRET_QUERY.test(name) ? name + "=REDACTED" : part;
+  });
+  return target.slice(0, q) + "?" + parts.join("&");
+}
+
+function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  client: Decision["client"],
+  method: string,
+  extra?: Readonly<Record<string, string>>,
+): Response {
+  const headers = new Headers(extra);
+  headers.set("cache-control", "no-store");
+  let body: string;
+  if (client === "api") {
+    headers.set("content-type", "application/xml");
+    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${
+      escapeXml(message)
+    }</Message></Error>\n`;
+  } else {
+    headers.set("content-type", "text/plain; charset=utf-8");
+    body = `${status} ${code}: ${message}\n`;
+  }
+  return new Response(method === "HEAD" ? null : body, { status, headers });
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * Creates the proxy's request handler.
+ *
+ * @example
+ * ```ts
+ * const handler = createHandler(config, {
+ *   fetch,
+ *   now: Date.now,
+ *   credentials: { get: async () => ({ accessKeyId, secretAccessKey }) },
+ * });
+ * Deno.serve(handler);
+ * ```
+ */
+export function createHandler(
+  config: Config,
+  deps: HandlerDeps,
+): (req: Request) => Promise<Response> {
+  const cache = createSigningKeyCache(16);
+  const log = deps.log ?? (() => {});
+
+  async function signContext(): Promise<SignContext> {
+    let credentials: Credentials;
+    try {
+      credentials = await deps.credentials.get();
+    } catch (e) {
+      throw new HttpError(503, "ServiceUnavailable", `no usable credentials: ${messageOf(e)}`);
+    }
+    return {
+      credentials,
+      region: config.region,
+      service: "s3",
+      datetime: amzDate(deps.now()),
+      cache,
+    };
+  }
+
+  /** Signs and sends one upstream request, answering 502/504 on backend failure. */
+  async function upstream(
+    req: Request,
+    method: string,
+    bucket: string,
+    key: string | undefined,
+    query: readonly Pair[],
+    forward: boolean,
+  ): Promise<globalThis.Response> {
+    const address = bucket === ""
+      ? { host: config.endpointHost, path: "/" }
+      : s3Address(config.endpointHost, bucket, key, config.addressingStyle);
+    const signed: Pair[] = [["host", address.host]];
+    if (forward) {
+      for (const name of FORWARDED_REQUEST_HEADERS) {
+        const value = req.headers.get(name);
+        if (value !== null) signed.push([name, value]);
+      }
+    }
+    const ctx = await signContext();
+    let auth;
+    try {
+      auth = signHeaders(
+        { method, path: address.path, query, headers: signed, payloadHash: UNSIGNED_PAYLOAD },
+        ctx,
+      );
+    } catch (e) {
+      if (e instanceof SigningError) throw new HttpError(503, "ServiceUnavailable", e.message);
+      throw e;
+    }
+    const queryString = auth.canonicalRequest.split("\n", 3)[2];
+    const url = `${config.scheme}://${address.host}${address.path}${
+      queryString ? "?" + queryString : ""
+    }`;
+    const headers = new Headers();
+    for (const [name, value] of signed) if (name !== "host") headers.set(name, value);
+    for (const [name, value] of auth.headers) headers.set(name, value);
+    headers.set("accept-encoding", "identity");
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
+    try {
+      return await deps.fetch(url, {
+        method,
+        headers,
+        redirect: "manual",
+        // Not linked to req.signal: Deno aborts it once the response headers are sent, which
+        // would cut the streamed body. A client that goes away cancels the body stream instead.
+        signal: timeout.signal,
+      });
+    } catch (e) {
+      if (timeout.signal.aborted) {
+        throw new HttpError(
+          504,
+          "GatewayTimeout",
+          `the backend sent no response within ${config.upstreamTimeoutMs / 1000} s`,
+        );
+      }
+      throw new HttpError(502, "BadGateway", `the backend is unreachable (${causeOf(e)})`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function relay(res: globalThis.Response, method: string): Response {
+    const headers = new Headers();
+    for (const [name, value] of res.headers) {
+      if (FORWARDED_RESPONSE_HEADERS.has(name) || name.startsWith("x-amz-meta-")) {
+        headers.set(name, value);
+      }
+    }
+    const empty = method === "HEAD" || res.status === 304 || res.status === 204;
+    if (empty) res.body?.cancel().catch(() => {});
+    return new Response(empty ? null : res.body, { status: res.status, headers });
+  }
+
+  async function redirect(
+    method: string,
+    bucket: string,
+    key: string,
+    query: readonly Pair[],
+  ): Promise<Response> {
+    const address = s3Address(config.externalHost, bucket, key, config.addressingStyle);
+    const ctx = await signContext();
+    let signedQuery: string;
+    try {
+      signedQuery = presign(
+        {
+          method,
+          path: address.path,
+          query,
+          headers: [["host", address.host]],
+          payloadHash: UNSIGNED_PAYLOAD,
+        },
+        ctx,
+        { expires: config.presignExpires },
+      ).query;
+    } catch (e) {
+      if (e instanceof SigningError) throw new HttpError(503, "ServiceUnavailable", e.message);
+      throw e;
+    }
+    const location = `${config.scheme}://${address.host}${address.path}?${signedQuery}`;
+    return new Response(null, {
+      status: 307,
+      headers: {
+        location,
+        "cache-control": `private, max-age=${Math.max(0, config.presignExpires - 30)}`,
+      },
+    });
+  }
+
+  async function serve(req: Request, route: Route): Promise<Response> {
+    const method = req.method;
+    switch (route.kind) {
+      case "reject":
+        throw new HttpError(route.status, route.code, route.message);
+      case "list-buckets": {
+        const res = await upstream(req, method, "", undefined, [], false);
+        return relay(res, method);
+      }
+      case "bucket": {
+        const res = await upstream(req, method, route.bucket, undefined, route.query, false);
+        return relay(res, method);
+      }
+      case "folder": {
+        const res = await upstream(
+          req,
+          method,
+          route.bucket,
+          route.prefix + "index.html",
+          [],
+          true,
+        );
+        if (res.status !== 404 || !config.listing) return relay(res, method);
+        await res.body?.cancel();
+        const list = await upstream(req, method, route.bucket, undefined, [
+          ["list-type", "2"],
+          ["prefix", route.prefix],
+          ["delimiter", "/"],
+        ], false);
+        return relay(list, method);
+      }
+      case "object": {
+        if (route.mode === "redirect") {
+          return await redirect(method, route.bucket, route.key, route.query);
+        }
+        const res = await upstream(req, method, route.bucket, route.key, route.query, true);
+        return relay(res, method);
+      }
+    }
+  }
+
+  return async function handle(req: Request): Promise<Response> {
+    const started = deps.now();
+    const decision = decide(req.method, req.url, req.headers, config);
+    const { route } = decision;
+    let response: Response;
+    let error: string | undefined;
+    try {
+      response = await serve(req, route);
+    } catch (e) {
+      const known = e instanceof HttpError;
+      if (!known) error = messageOf(e);
+      response = errorResponse(
+        known ? e.status : 500,
+        known ? e.code : "InternalError",
+        known ? e.message : "internal error",
+        decision.client,
+        req.method,
+        route.kind === "reject" ? route.headers : undefined,
+      );
+    }
+    log({
+      time: new Date(started).toISOString(),
+      level: response.status >= 500 ? "error" : "info",
+      event: "request",
+      method: req.method,
+      path: loggablePath(req.url),
+      status: response.status,
+      decision: route.kind === "object" ? route.mode : route.kind,
+      client: decision.client,
+      clientReason: decision.clientReason,
+      ms: deps.now() - started,
+      ...(error ? { error } : {}),
+    });
+    return response;
+  };
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function causeOf(e: unknown): string {
+  const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : messageOf(e);
+  return cause.length > 200 ? cause.slice(0, 200) : cause;
+}
