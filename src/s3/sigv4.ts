@@ -229,9 +229,12 @@ export function createSigningKeyCache(limit = 32): SigningKeyCache {
   const entries = new Map<string, HmacKey>();
   return {
     get(credentials, date, region, service) {
+      // The request's date, region and service are part of the id in both modes: a pre-derived
+      // key's scope is checked on a miss only, so a hit must imply that same check passed.
+      const where = "\0" + date + "\0" + region + "\0" + service;
       const id = "secretAccessKey" in credentials
-        ? "s\0" + credentials.secretAccessKey + "\0" + date + "\0" + region + "\0" + service
-        : "k\0" + toHex(credentials.signingKey);
+        ? "s\0" + credentials.secretAccessKey + where
+        : "k\0" + toHex(credentials.signingKey) + "\0" + credentials.scope + where;
       const hit = entries.get(id);
       if (hit !== undefined) {
         entries.delete(id);
