@@ -180,8 +180,8 @@ export function parseConfig(env: Env): ConfigResult {
   const hostname = value(env, "HOST") ?? "0.0.0.0";
   const rawTimeout = value(env, "UPSTREAM_TIMEOUT") ?? "30";
   const timeout = Number(rawTimeout);
-  if (!/^\d+(\.\d+)?$/.test(rawTimeout) || !(timeout > 0) || timeout > 3600) {
-    errors.push(`UPSTREAM_TIMEOUT: "${rawTimeout}" is not a number of seconds from 0 to 3600`);
+  if (!/^\d+(\.\d+)?$/.test(rawTimeout) || !(timeout >= 0.001) || timeout > 3600) {
+    errors.push(`UPSTREAM_TIMEOUT: "${rawTimeout}" is not a number of seconds from 0.001 to 3600`);
   }
   const redirect = choice(env, "REDIRECT", ["auto", "always", "never"] as const, "auto", errors);
   const listBuckets = flag(env, "S3_LIST_BUCKETS", false, errors);
