@@ -351,7 +351,7 @@ const CSS = [
   ".n span{color:var(--fg)}",
   "svg{width:1.1rem;height:1.1rem;flex:none;margin-top:.15rem;fill:currentColor}",
   ".d svg,.u svg{color:var(--dir)}.f svg{color:var(--file)}",
-  ".s,.t{white-space:nowrap;color:var(--muted);font:13px/1.7 ui-monospace,SFMono-Regular,",
+  "td.s,td.t{white-space:nowrap;color:var(--muted);font:13px/1.7 ui-monospace,SFMono-Regular,",
   "Menlo,Consolas,monospace;font-variant-numeric:tabular-nums}",
   "th.s,td.s{text-align:right}",
   ".empty{color:var(--muted);text-align:center;padding:2rem}",

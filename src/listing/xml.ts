@@ -37,7 +37,6 @@ function fail(message: string, at: number): never {
 }
 
 const NAME = /[A-Za-z_:\u00C0-\uFFFF][A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]*/y;
-const SPACE = /[ \t\r\n]*/y;
 // Raw characters XML 1.0 forbids: C0 controls except tab, LF, CR; and U+FFFE, U+FFFF.
 // deno-lint-ignore no-control-regex
 const FORBIDDEN_RAW = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
@@ -104,11 +103,24 @@ export function parseXml(xml: string): XmlElement {
   let i = src.charCodeAt(0) === 0xfeff ? 1 : 0;
 
   const skipSpace = () => {
-    SPACE.lastIndex = i;
-    SPACE.exec(src);
-    i = SPACE.lastIndex;
+    for (;;) {
+      const c = src.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return;
+      i++;
+    }
   };
   const readName = (what: string): string => {
+    const start = i;
+    // Fast path for ASCII names; the regular expression decides the rest.
+    let c = src.charCodeAt(i);
+    if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) {
+      do c = src.charCodeAt(++i); while (
+        ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f ||
+        c === 0x2d || c === 0x2e || c === 0x3a
+      );
+      if (c < 0x80 || Number.isNaN(c)) return src.slice(start, i);
+      i = start;
+    }
     NAME.lastIndex = i;
     const m = NAME.exec(src);
     if (m === null) fail(`expected ${what} name`, i);
@@ -270,6 +282,9 @@ function childElements(element: XmlElement): XmlElement[] {
 
 /** The text of a leaf element; throws if it has child elements. */
 function textOf(element: XmlElement): string {
+  const children = element.children;
+  if (children.length === 0) return "";
+  if (children.length === 1 && typeof children[0] === "string") return children[0];
   let text = "";
   for (const child of element.children) {
     if (typeof child !== "string") {
@@ -283,7 +298,10 @@ function textOf(element: XmlElement): string {
 /** Collects the text of each single-occurrence child element of interest; rejects duplicates. */
 function singles(element: XmlElement, wanted: ReadonlySet<string>): Map<string, string> {
   const found = new Map<string, string>();
-  for (const child of childElements(element)) {
+  const children = element.children;
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i];
+    if (typeof child === "string") continue;
     const name = localName(child.name);
     if (!wanted.has(name)) continue;
     if (found.has(name)) throw new SyntaxError(`duplicate <${name}> in <${element.name}>`);
