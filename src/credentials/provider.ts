@@ -107,3 +107,18 @@ export function errorMessage(error: unknown, limit = 300): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.length > limit ? text.slice(0, limit) + "..." : text;
 }
+
+/**
+ * A short reason for a failed file read: `does not exist` for a missing file, else the message.
+ *
+ * @example
+ * ```ts
+ * fileErrorMessage(Object.assign(new Error("x"), { code: "ENOENT" })); // "does not exist"
+ * ```
+ */
+export function fileErrorMessage(error: unknown): string {
+  const e = error as { code?: unknown; name?: unknown; message?: unknown };
+  if (e && (e.code === "ENOENT" || e.name === "NotFound")) return "does not exist";
+  const text = e && typeof e.message === "string" ? e.message : String(error);
+  return text.length > 200 ? text.slice(0, 200) + "..." : text;
+}

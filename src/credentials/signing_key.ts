@@ -1,0 +1,437 @@
+/**
+ * Pre-derived signing keys, which are valid for one UTC day: a single key from the environment
+ * (`AWS_SIGNING_KEY` + `AWS_KEY_SCOPE`), or a file of `BASE64KEY SCOPE` lines
+ * (`AWS_SIGNING_KEY_FILE`, what `deno task signing-key --days N` prints) from which the line for
+ * today's UTC date is used. The file is re-read when it changes (cheap polling of its content) and
+ * on `reload()`; the log warns hours ahead when it has no key for the next UTC day. No message
+ * or log line ever holds key material: lines are named by number only.
+ *
+ * @module
+ */
+
+import type { SigningKeyCredentials } from "../s3/sigv4.ts";
+import {
+  type CredentialProvider,
+  CredentialSourceError,
+  CredentialsUnavailableError,
+  errorMessage,
+} from "./provider.ts";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The UTC date `YYYYMMDD` of an instant given in epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * utcDate(Date.UTC(2024, 0, 2, 23, 59)); // "20240102"
+ * ```
+ */
+export function utcDate(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10).replaceAll("-", "");
+}
+
+const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
+const HEX_32 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Decodes a 32-byte signing key written in base64 (as `signing-key` prints it) or in hex (as
+ * `signing-key --no-base64` prints it); `undefined` for anything else.
+ *
+ * @example
+ * ```ts
+ * decodeSigningKey("L4vRLWAO92X5L3Sqk5QydUSdB0nC9+1wfqLMOKLbRp4=")?.length; // 32
+ * ```
+ */
+export function decodeSigningKey(text: string): Uint8Array | undefined {
+  if (HEX_32.test(text)) {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
+    return out;
+  }
+  if (!BASE64_32.test(text)) return undefined;
+  const binary = atob(text);
+  if (binary.length !== 32) return undefined;
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** The parts of a scope `YYYYMMDD/REGION/SERVICE/aws4_request`. */
+export interface ScopeParts {
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+}
+
+const SCOPE = /^(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request$/;
+
+/**
+ * Splits a credential scope, or answers `undefined` when it is not
+ * `YYYYMMDD/REGION/SERVICE/aws4_request` with a real calendar date.
+ *
+ * @example
+ * ```ts
+ * parseScope("20160902/us-east-1/s3/aws4_request"); // { date: "20160902", region: "us-east-1", service: "s3" }
+ * ```
+ */
+export function parseScope(scope: string): ScopeParts | undefined {
+  const m = SCOPE.exec(scope);
+  if (!m) return undefined;
+  const date = m[1];
+  const ms = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8));
+  if (utcDate(ms) !== date) return undefined;
+  return { date, region: m[2], service: m[3] };
+}
+
+/** One usable line of a signing-key file. */
+export interface SigningKeyEntry extends ScopeParts {
+  readonly signingKey: Uint8Array;
+  readonly scope: string;
+  /** 1-based line number of the key. */
+  readonly line: number;
+}
+
+/** A parsed signing-key file: its keys, and one message per bad line (no key material). */
+export interface SigningKeyFile {
+  readonly entries: readonly SigningKeyEntry[];
+  readonly errors: readonly string[];
+}
+
+/**
+ * Parses a signing-key file: lines `BASE64KEY SCOPE` separated by blanks or tabs, as
+ * `deno task signing-key --days N` prints them. A key alone on a line followed by its scope alone
+ * on the next (the output without `--days`) is accepted too. Blank lines and lines starting with
+ * `#` are ignored. Bad lines are reported by number, never by content.
+ *
+ * @example
+ * ```ts
+ * parseSigningKeyFile("L4vRLWAO92X5L3Sqk5QydUSdB0nC9+1wfqLMOKLbRp4= 20160902/us-east-1/s3/aws4_request\n")
+ *   .entries[0].date; // "20160902"
+ * ```
+ */
+export function parseSigningKeyFile(text: string): SigningKeyFile {
+  const lines = text.split(/\r?\n/);
+  const entries: SigningKeyEntry[] = [];
+  const errors: string[] = [];
+  const entry = (keyText: string, scope: string, line: number): boolean => {
+    const signingKey = decodeSigningKey(keyText);
+    const parts = parseScope(scope);
+    if (!signingKey) errors.push(`line ${line}: the key is not 32 bytes of base64 (or hex)`);
+    else if (!parts) {
+      errors.push(`line ${line}: the scope is not YYYYMMDD/REGION/SERVICE/aws4_request`);
+    } else entries.push({ ...parts, signingKey, scope, line });
+    return signingKey !== undefined && parts !== undefined;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const trimmed = lines[i].trim();
+    if (trimmed === "" || trimmed.startsWith("#")) continue;
+    const tokens = trimmed.split(/[ \t]+/);
+    if (tokens.length === 2) {
+      entry(tokens[0], tokens[1], i + 1);
+    } else if (tokens.length === 1 && decodeSigningKey(tokens[0])) {
+      const next = (lines[i + 1] ?? "").trim();
+      if (next !== "" && !/[ \t]/.test(next) && parseScope(next)) {
+        entry(tokens[0], next, i + 1);
+        i++;
+      } else errors.push(`line ${i + 1}: a key without a scope`);
+    } else {
+      errors.push(`line ${i + 1}: expected BASE64KEY SCOPE`);
+    }
+  }
+  return { entries, errors };
+}
+
+/**
+ * The entry for a UTC date; with several for that date, the one for `region` when there is one.
+ *
+ * @example
+ * ```ts
+ * selectSigningKey(parseSigningKeyFile(text).entries, utcDate(Date.now()), "us-east-1");
+ * ```
+ */
+export function selectSigningKey(
+  entries: readonly SigningKeyEntry[],
+  date: string,
+  region?: string,
+): SigningKeyEntry | undefined {
+  let found: SigningKeyEntry | undefined;
+  for (const e of entries) {
+    if (e.date !== date) continue;
+    if (region === undefined || e.region === region) return e;
+    found ??= e;
+  }
+  return found;
+}
+
+/** Options of {@linkcode signingKeyProvider}. */
+export interface SigningKeyOptions {
+  readonly accessKeyId: string;
+  readonly signingKey: Uint8Array;
+  readonly scope: string;
+  readonly sessionToken?: string;
+  readonly now: () => number;
+  readonly log: (event: Record<string, unknown>) => void;
+  /** Default `"environment (signing key)"`. */
+  readonly source?: string;
+}
+
+/**
+ * A provider for one pre-derived signing key. On the scope's UTC day it answers the key; on any
+ * other day it rejects with a {@linkcode CredentialsUnavailableError} that says the key has
+ * expired (or is not valid yet), and logs that loudly once per day.
+ *
+ * @example
+ * ```ts
+ * const provider = signingKeyProvider({ accessKeyId: "AKID", signingKey, scope:
+ *   "20160902/us-east-1/s3/aws4_request", now: Date.now, log: console.log });
+ * ```
+ */
+export function signingKeyProvider(options: SigningKeyOptions): CredentialProvider {
+  const parts = parseScope(options.scope);
+  if (!parts) {
+    throw new CredentialSourceError(
+      "AWS_KEY_SCOPE is not YYYYMMDD/REGION/SERVICE/aws4_request",
+    );
+  }
+  const credentials: SigningKeyCredentials = {
+    accessKeyId: options.accessKeyId,
+    signingKey: options.signingKey,
+    scope: options.scope,
+    ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
+  };
+  const answer = Promise.resolve(credentials);
+  const source = options.source ?? "environment (signing key)";
+  let warnedFor = "";
+  return {
+    source,
+    get() {
+      const today = utcDate(options.now());
+      if (today === parts.date) return answer;
+      const message = today > parts.date
+        ? `signing key expired: its scope is for ${parts.date} (UTC) and today is ${today}; ` +
+          "a signing key is valid for one UTC day"
+        : `signing key not valid yet: its scope is for ${parts.date} (UTC) and today is ${today}`;
+      if (warnedFor !== today) {
+        warnedFor = today;
+        options.log({
+          level: "error",
+          event: "signing_key_expired",
+          source,
+          scope: options.scope,
+          today,
+          message,
+        });
+      }
+      return Promise.reject(new CredentialsUnavailableError(message));
+    },
+  };
+}
+
+/** Options of {@linkcode signingKeyFileProvider}. */
+export interface SigningKeyFileOptions {
+  readonly path: string;
+  readonly accessKeyId: string;
+  readonly sessionToken?: string;
+  /** Preferred region when the file has several keys for one day. */
+  readonly region?: string;
+  readonly readTextFile: (path: string) => Promise<string>;
+  readonly now: () => number;
+  readonly log: (event: Record<string, unknown>) => void;
+  /** Timers for polling the file; without them it is re-read only on a miss and on `reload()`. */
+  readonly setTimeout?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimeout?: (id: unknown) => void;
+  /** Poll interval (default 10 s). */
+  readonly pollMs?: number;
+  /** Warn this long before UTC midnight when the next day has no key (default 6 h). */
+  readonly warnAheadMs?: number;
+  /** When today has no key, re-read the file first if the last read is older (default 1 s). */
+  readonly missRereadMs?: number;
+}
+
+/**
+ * A provider backed by a signing-key file. Reads it once now (rejecting with a
+ * {@linkcode CredentialSourceError} when it cannot be read or has a bad line), then answers the
+ * key for today's UTC date. When the file changes, the new content replaces the old unless it has
+ * a bad line (a half-written file), in which case the old content stays and the log says so.
+ * When today has no key, `get()` rejects with `no signing key for YYYYMMDD in FILE`.
+ *
+ * @example
+ * ```ts
+ * const provider = await signingKeyFileProvider({ path: "/etc/proxy/keys", accessKeyId: "AKID",
+ *   readTextFile: (p) => Deno.readTextFile(p), now: Date.now, log: console.log,
+ *   setTimeout, clearTimeout });
+ * ```
+ */
+export async function signingKeyFileProvider(
+  options: SigningKeyFileOptions,
+): Promise<CredentialProvider> {
+  const { path, now, log } = options;
+  const pollMs = options.pollMs ?? 10_000;
+  const warnAhead = options.warnAheadMs ?? 6 * 3_600_000;
+  const missReread = options.missRereadMs ?? 1000;
+  const source = `signing key file ${path}`;
+
+  let text: string;
+  try {
+    text = await options.readTextFile(path);
+  } catch (error) {
+    throw new CredentialSourceError(`cannot read ${path}: ${errorMessage(error)}`);
+  }
+  const first = parseSigningKeyFile(text);
+  if (first.errors.length > 0) {
+    throw new CredentialSourceError(`${path}: ${first.errors.join("; ")}`);
+  }
+  if (first.entries.length === 0) throw new CredentialSourceError(`${path} holds no keys`);
+
+  let entries = first.entries;
+  let lastText = text;
+  let lastReadAt = now();
+  let lastReadError = "";
+  let version = 0;
+  let reading: Promise<boolean> | undefined;
+  let timer: unknown;
+  let closed = false;
+
+  // get() fast path: the answer for [dayStart, dayEnd) of content `cachedVersion`.
+  let dayStart = 0;
+  let dayEnd = 0;
+  let cachedVersion = -1;
+  let cached: Promise<SigningKeyCredentials> | undefined;
+  let missLoggedFor = "";
+  let warnedFor = "";
+
+  const logged = (level: string, event: string, fields: Record<string, unknown> = {}) =>
+    log({ level, event, source, file: path, ...fields });
+
+  const describe = () => {
+    const dates = [...new Set(entries.map((e) => e.date))].sort();
+    return { keys: entries.length, from: dates[0], to: dates[dates.length - 1] };
+  };
+
+  /** Re-reads the file; true when its keys changed. */
+  function reread(): Promise<boolean> {
+    reading ??= (async () => {
+      try {
+        const fresh = await options.readTextFile(path);
+        lastReadAt = now();
+        lastReadError = "";
+        if (fresh === lastText) return false;
+        lastText = fresh;
+        const parsed = parseSigningKeyFile(fresh);
+        if (parsed.errors.length > 0 || parsed.entries.length === 0) {
+          logged("error", "signing_key_file_invalid", {
+            errors: parsed.errors.length > 0 ? parsed.errors : ["no keys"],
+            action: "keeping the keys read before",
+          });
+          return false;
+        }
+        entries = parsed.entries;
+        version++;
+        logged("info", "signing_key_file_reloaded", describe());
+        return true;
+      } catch (error) {
+        lastReadAt = now();
+        const message = errorMessage(error);
+        if (message !== lastReadError) {
+          lastReadError = message;
+          logged("error", "signing_key_file_unreadable", {
+            error: message,
+            action: "keeping the keys read before",
+          });
+        }
+        return false;
+      } finally {
+        reading = undefined;
+      }
+    })();
+    return reading;
+  }
+
+  function checkTomorrow(t: number): void {
+    const midnight = Math.floor(t / DAY_MS) * DAY_MS + DAY_MS;
+    if (t < midnight - warnAhead) return;
+    const tomorrow = utcDate(midnight);
+    const key = tomorrow + "#" + version;
+    if (warnedFor === key) return;
+    warnedFor = key;
+    if (selectSigningKey(entries, tomorrow, options.region)) return;
+    logged("warn", "signing_key_missing_tomorrow", {
+      date: tomorrow,
+      hoursLeft: Math.round((midnight - t) / 360_000) / 10,
+      message: `${path} has no signing key for ${tomorrow} (UTC); ` +
+        "requests will be answered 503 from UTC midnight unless the file is updated",
+    });
+  }
+
+  function select(t: number): Promise<SigningKeyCredentials> | undefined {
+    if (cached && cachedVersion === version && t >= dayStart && t < dayEnd) return cached;
+    const today = utcDate(t);
+    const found = selectSigningKey(entries, today, options.region);
+    if (!found) return undefined;
+    dayStart = Math.floor(t / DAY_MS) * DAY_MS;
+    dayEnd = dayStart + DAY_MS;
+    cachedVersion = version;
+    cached = Promise.resolve({
+      accessKeyId: options.accessKeyId,
+      signingKey: found.signingKey,
+      scope: found.scope,
+      ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
+    });
+    return cached;
+  }
+
+  function missing(t: number): CredentialsUnavailableError {
+    const today = utcDate(t);
+    const { from, to } = describe();
+    const message = `no signing key for ${today} in ${path}` +
+      (from ? ` (its keys are for ${from === to ? from : from + " to " + to})` : "");
+    const key = today + "#" + version;
+    if (missLoggedFor !== key) {
+      missLoggedFor = key;
+      logged("error", "signing_key_missing", { date: today, message });
+    }
+    return new CredentialsUnavailableError(message);
+  }
+
+  function schedule(): void {
+    if (closed || !options.setTimeout) return;
+    timer = options.setTimeout(async () => {
+      await reread();
+      checkTomorrow(now());
+      schedule();
+    }, pollMs);
+  }
+
+  const initial = describe();
+  logged("info", "signing_key_file_loaded", initial);
+  checkTomorrow(now());
+  schedule();
+
+  return {
+    source,
+    async get() {
+      let t = now();
+      checkTomorrow(t);
+      const hit = select(t);
+      if (hit) return hit;
+      if (reading || t - lastReadAt >= missReread) {
+        await (reading ?? reread());
+        t = now();
+        const again = select(t);
+        if (again) return again;
+      }
+      throw missing(t);
+    },
+    async reload() {
+      const changed = await (reading ?? reread());
+      if (!changed) logged("info", "signing_key_file_checked", { changed: false });
+      checkTomorrow(now());
+    },
+    close() {
+      closed = true;
+      if (timer !== undefined) options.clearTimeout?.(timer);
+      timer = undefined;
+    },
+  };
+}
