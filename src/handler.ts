@@ -7,7 +7,12 @@
 
 import type { Config } from "./config.ts";
 import { decide, type Decision, type Route } from "./route.ts";
+import type { Listing } from "./listing/model.ts";
+import { LISTING_CSP, renderListingHtml, renderListingJson } from "./listing/render.ts";
+import { parseListing, parseS3Error } from "./listing/xml.ts";
 import { s3Address } from "./s3/address.ts";
+import { encodeKeyPath } from "./s3/encode.ts";
+import { rawTarget } from "./s3/key.ts";
 import {
   createSigningKeyCache,
   type Credentials,
@@ -270,6 +275,106 @@ export function createHandler(
     });
   }
 
+  const decisions = new WeakMap<Request, Decision>();
+
+  /** The URL path under which a bucket's keys live, for links in generated listings. */
+  function rootPath(bucket: string): string {
+    return config.bucket !== undefined ? "/" : "/" + encodeKeyPath(bucket) + "/";
+  }
+
+  /** Reads an upstream listing, or throws an HttpError that keeps S3's status and says why. */
+  async function readListing(res: globalThis.Response, what: string): Promise<Listing> {
+    const xml = await res.text();
+    if (res.status !== 200) {
+      let detail = `the backend answered ${res.status}`;
+      try {
+        const error = parseS3Error(xml);
+        detail += ` (${error.code}: ${error.message})`;
+      } catch {
+        // Not an S3 error document: the status says enough.
+      }
+      throw new HttpError(res.status, "ListingFailed", `cannot list ${what}: ${detail}`);
+    }
+    try {
+      return parseListing(xml);
+    } catch (e) {
+      throw new HttpError(
+        502,
+        "BadGateway",
+        `the backend sent a listing we cannot read: ${messageOf(e)}`,
+      );
+    }
+  }
+
+  /**
+   * A folder: its `index.html` when there is one, else (when listings are on) a generated HTML or
+   * JSON listing of that prefix, one page at a time.
+   */
+  async function folder(
+    req: Request,
+    bucket: string,
+    prefix: string,
+    query: readonly Pair[],
+  ): Promise<Response> {
+    const method = req.method;
+    const index = await upstream(req, method, bucket, prefix + "index.html", [], true);
+    if (index.status !== 404 || !config.listing) return relay(index, method);
+    await index.body?.cancel();
+    const page = query.find(([name]) => name === "page")?.[1];
+    const listQuery: Pair[] = [
+      ["list-type", "2"],
+      ["prefix", prefix],
+      ["delimiter", "/"],
+      ["encoding-type", "url"],
+    ];
+    if (page) listQuery.push(["continuation-token", page]);
+    const res = await upstream(req, "GET", bucket, undefined, listQuery, false);
+    const listing = await readListing(res, "this folder");
+    if (prefix !== "" && !page && listing.files.length === 0 && listing.folders.length === 0) {
+      throw new HttpError(404, "NoSuchKey", "no such folder");
+    }
+    const options = { rootPath: rootPath(bucket), title: bucket };
+    const accept = req.headers.get("accept") ?? "";
+    const json = accept.includes("application/json") && !accept.includes("text/html");
+    const body = json ? renderListingJson(listing, options) : renderListingHtml(listing, options);
+    const headers = new Headers({
+      "content-type": json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "content-length": String(new TextEncoder().encode(body).length),
+    });
+    if (!json) headers.set("content-security-policy", LISTING_CSP);
+    return new Response(method === "HEAD" ? null : body, { status: 200, headers });
+  }
+
+  /**
+   * A browser asking for `dir` (no slash) where no such object exists but the prefix `dir/` has
+   * keys: a redirect to `dir/`, keeping the query string. Undefined when that does not apply.
+   */
+  async function slashRedirect(
+    req: Request,
+    bucket: string,
+    key: string,
+  ): Promise<Response | undefined> {
+    const head = await upstream(req, "HEAD", bucket, key, [], false);
+    await head.body?.cancel();
+    if (head.status !== 404) return undefined;
+    const res = await upstream(req, "GET", bucket, undefined, [
+      ["list-type", "2"],
+      ["prefix", key + "/"],
+      ["max-keys", "1"],
+    ], false);
+    const listing = await readListing(res, "the folder");
+    if (listing.files.length === 0 && listing.folders.length === 0) {
+      throw new HttpError(404, "NoSuchKey", "no such key or folder");
+    }
+    const { path, query } = rawTarget(req.url);
+    return new Response(null, {
+      status: 302,
+      headers: { location: path + "/" + (query ? "?" + query : ""), "cache-control": "no-store" },
+    });
+  }
+
   async function serve(req: Request, route: Route): Promise<Response> {
     const method = req.method;
     switch (route.kind) {
@@ -283,26 +388,14 @@ export function createHandler(
         const res = await upstream(req, method, route.bucket, undefined, route.query, false);
         return relay(res, method);
       }
-      case "folder": {
-        const res = await upstream(
-          req,
-          method,
-          route.bucket,
-          route.prefix + "index.html",
-          [],
-          true,
-        );
-        if (res.status !== 404 || !config.listing) return relay(res, method);
-        await res.body?.cancel();
-        const list = await upstream(req, method, route.bucket, undefined, [
-          ["list-type", "2"],
-          ["prefix", route.prefix],
-          ["delimiter", "/"],
-        ], false);
-        return relay(list, method);
-      }
+      case "folder":
+        return await folder(req, route.bucket, route.prefix, route.query);
       case "object": {
         if (route.mode === "redirect") {
+          if (config.listing && decisions.get(req)?.client === "browser") {
+            const slash = await slashRedirect(req, route.bucket, route.key);
+            if (slash) return slash;
+          }
           return await redirect(method, route.bucket, route.key, route.query);
         }
         const res = await upstream(req, method, route.bucket, route.key, route.query, true);
@@ -314,6 +407,7 @@ export function createHandler(
   return async function handle(req: Request): Promise<Response> {
     const started = deps.now();
     const decision = decide(req.method, req.url, req.headers, config);
+    decisions.set(req, decision);
     const { route } = decision;
     let response: Response;
     let error: string | undefined;

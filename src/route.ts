@@ -153,6 +153,8 @@ export function classifyClient(headers: Headers, query: readonly Pair[]): [Clien
   }
   const accept = headers.get("accept") ?? "";
   if (accept.includes("text/html")) return ["browser", "accept"];
+  // A client asking for JSON wants the generated listing, like a browser.
+  if (accept.includes("application/json")) return ["browser", "accept-json"];
   return ["http", "default"];
 }
 
