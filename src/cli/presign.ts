@@ -1,0 +1,249 @@
+/**
+ * `deno task presign s3://BUCKET/KEY`: prints one presigned URL, from the same environment the
+ * proxy reads. The key is taken literally, as `aws s3 presign` does: `#`, `?`, spaces and `%`
+ * are part of it.
+ *
+ * ```sh
+ * AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=... \
+ * AWS_ENDPOINT_HOST=s3.amazonaws.com S3_ADDRESSING_STYLE=virtual \
+ *   deno task presign s3://examplebucket/test.txt --expires 86400 --date 20130524T000000Z
+ * ```
+ *
+ * The logic is {@linkcode main}, a pure function of the arguments, the environment and the time;
+ * the shell at the bottom only does the I/O. Needs `--allow-env` only.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { normalizeHost, regionOf } from "../config.ts";
+import { isBucketName, isDnsBucketName } from "../s3/key.ts";
+import { presignObjectUrl } from "../s3/presign_url.ts";
+import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
+import type { CliResult } from "./signing_key.ts";
+
+export type { CliResult } from "./signing_key.ts";
+
+/** Usage text, printed by `--help` and after a usage error. */
+export const USAGE =
+  `Usage: deno task presign s3://BUCKET/KEY [--expires SECONDS] [--method GET|HEAD] [--date YYYYMMDDTHHMMSSZ]
+
+Prints a presigned URL for one object. The key is taken literally (#, ?, %, spaces included).
+
+  --expires SECONDS   lifetime, 1 to ${MAX_PRESIGN_EXPIRES} (default: 3600)
+  --method GET|HEAD   the method the URL is good for (default: GET)
+  --date DATETIME     signing time, YYYYMMDDTHHMMSSZ in UTC (default: now)
+  -h, --help          print this help
+
+Environment:
+  AWS_ACCESS_KEY_ID       access key id (required)
+  AWS_SECRET_ACCESS_KEY   secret access key, or instead:
+  AWS_SIGNING_KEY         a pre-derived signing key (base64, or hex), with
+  AWS_KEY_SCOPE           its scope YYYYMMDD/REGION/s3/aws4_request (valid on that UTC day only)
+  AWS_SESSION_TOKEN       session token of temporary credentials (signed into the URL)
+  AWS_REGION              region; wins over AWS_DEFAULT_REGION (default: us-east-1)
+  AWS_ENDPOINT_HOST       endpoint host[:port] (default: s3.REGION.amazonaws.com)
+  AWS_ENDPOINT_SCHEME     https or http (default: https)
+  S3_ADDRESSING_STYLE     path or virtual (default: path)
+
+Exit codes: 0 ok, 1 bad environment or cannot sign, 2 bad usage.
+`;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const DEFAULT_EXPIRES = 3600;
+
+/** A setting's value: trimmed, and unset when empty (as the proxy's config reads it). */
+function setting(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+/** A credential's value, untrimmed; unset when empty. */
+function secretValue(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/**
+ * Decodes a 32-byte signing key written in base64 (as `signing-key` prints it) or hex (as
+ * `signing-key --no-base64` prints it); `undefined` for anything else.
+ */
+function decodeKey(text: string): Uint8Array | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) {
+    return Uint8Array.from({ length: 32 }, (_, i) => parseInt(text.slice(i * 2, i * 2 + 2), 16));
+  }
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(text)) return undefined;
+  const binary = atob(text);
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Whether `datetime` is `YYYYMMDDTHHMMSSZ` naming a real UTC instant.
+ *
+ * @example
+ * ```ts
+ * isAmzDate("20130524T000000Z"); // true
+ * isAmzDate("20130532T000000Z"); // false
+ * ```
+ */
+export function isAmzDate(datetime: string): boolean {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(datetime);
+  if (!m) return false;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 &&
+    t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi &&
+    t.getUTCSeconds() === s;
+}
+
+function usageError(message: string): CliResult {
+  const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
+  return { code: 2, stdout: "", stderr: `presign: ${message}\n${synopsis}\n(--help for more)\n` };
+}
+
+function failure(message: string): CliResult {
+  return { code: 1, stdout: "", stderr: `presign: ${message}\n` };
+}
+
+/** The credentials the environment names, or why it names none. */
+function credentialsOf(env: Env): Credentials | string {
+  const accessKeyId = secretValue(env, "AWS_ACCESS_KEY_ID");
+  const secret = secretValue(env, "AWS_SECRET_ACCESS_KEY");
+  const key = secretValue(env, "AWS_SIGNING_KEY");
+  const scope = setting(env, "AWS_KEY_SCOPE");
+  const sessionToken = secretValue(env, "AWS_SESSION_TOKEN");
+  if (accessKeyId === undefined) return "AWS_ACCESS_KEY_ID is not set";
+  if (secret !== undefined && key !== undefined) {
+    return "set only one of AWS_SECRET_ACCESS_KEY and AWS_SIGNING_KEY";
+  }
+  if (secret !== undefined) return { accessKeyId, secretAccessKey: secret, sessionToken };
+  if (key !== undefined) {
+    const signingKey = decodeKey(key.trim());
+    if (signingKey === undefined) {
+      return "AWS_SIGNING_KEY is not a 32-byte key in base64 (or hex)";
+    }
+    if (scope === undefined) return "AWS_SIGNING_KEY is set but AWS_KEY_SCOPE is not";
+    return { accessKeyId, signingKey, scope, sessionToken };
+  }
+  if (secretValue(env, "AWS_SIGNING_KEY_FILE") !== undefined) {
+    return "AWS_SIGNING_KEY_FILE is not read by presign (it has no file access); " +
+      "set AWS_SIGNING_KEY and AWS_KEY_SCOPE, or AWS_SECRET_ACCESS_KEY";
+  }
+  return "AWS_SECRET_ACCESS_KEY (or AWS_SIGNING_KEY with AWS_KEY_SCOPE) is not set";
+}
+
+/**
+ * Runs the presign CLI. Pure: `env` is the environment, `now` the time used when `--date` is not
+ * given. Returns the URL on stdout (code 0), or a message on stderr with code 2 (bad usage) or 1
+ * (bad environment, or the credentials cannot sign this request). Never prints a secret.
+ *
+ * @example
+ * ```ts
+ * main(
+ *   ["s3://examplebucket/test.txt", "--expires", "86400", "--date", "20130524T000000Z"],
+ *   { AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "...",
+ *     AWS_ENDPOINT_HOST: "s3.amazonaws.com", S3_ADDRESSING_STYLE: "virtual" },
+ *   new Date(),
+ * ).stdout; // "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=...\n"
+ * ```
+ */
+export function main(args: readonly string[], env: Env, now: Date): CliResult {
+  let target: string | undefined;
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "-h" || arg === "--help") return { code: 0, stdout: USAGE, stderr: "" };
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (name === "--expires" || name === "--method" || name === "--date") {
+      let value: string;
+      if (eq !== -1) value = arg.slice(eq + 1);
+      else if (i + 1 < args.length) value = args[++i];
+      else return usageError(`${name} needs a value`);
+      if (flags.has(name)) return usageError(`${name} given twice`);
+      flags.set(name, value);
+    } else if (arg.startsWith("-")) {
+      return usageError(`unknown option ${name}`);
+    } else if (target === undefined) {
+      target = arg;
+    } else {
+      return usageError(`unexpected argument "${arg}": give one s3://BUCKET/KEY`);
+    }
+  }
+  if (target === undefined) return usageError("missing s3://BUCKET/KEY");
+  if (!target.startsWith("s3://")) return usageError(`"${target}" is not s3://BUCKET/KEY`);
+  const slash = target.indexOf("/", 5);
+  const bucket = slash === -1 ? target.slice(5) : target.slice(5, slash);
+  const key = slash === -1 ? "" : target.slice(slash + 1);
+  if (!isBucketName(bucket)) return usageError(`"${bucket}" is not a bucket name`);
+  if (key === "") return usageError(`missing the object key in "${target}"`);
+
+  const rawExpires = flags.get("--expires") ?? String(DEFAULT_EXPIRES);
+  if (
+    !/^\d+$/.test(rawExpires) || Number(rawExpires) < 1 ||
+    Number(rawExpires) > MAX_PRESIGN_EXPIRES
+  ) {
+    return usageError(
+      `bad --expires "${rawExpires}": expected whole seconds from 1 to ${MAX_PRESIGN_EXPIRES}`,
+    );
+  }
+  const method = (flags.get("--method") ?? "GET").toUpperCase();
+  if (method !== "GET" && method !== "HEAD") {
+    return usageError(`bad --method "${flags.get("--method")}": expected GET or HEAD`);
+  }
+  const datetime = flags.get("--date") ?? now.toISOString().replace(/[:-]|\.\d{3}/g, "");
+  if (!isAmzDate(datetime)) {
+    return usageError(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
+  }
+
+  const credentials = credentialsOf(env);
+  if (typeof credentials === "string") return failure(credentials);
+  const region = regionOf(env);
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) {
+    return failure(`AWS_REGION/AWS_DEFAULT_REGION: "${region}" is not a region name`);
+  }
+  const rawScheme = (setting(env, "AWS_ENDPOINT_SCHEME") ?? "https").toLowerCase();
+  if (rawScheme !== "https" && rawScheme !== "http") {
+    return failure(`AWS_ENDPOINT_SCHEME: "${rawScheme}" must be https or http`);
+  }
+  const scheme: "https" | "http" = rawScheme;
+  const rawHost = setting(env, "AWS_ENDPOINT_HOST") ?? `s3.${region}.amazonaws.com`;
+  const host = normalizeHost(rawHost, scheme);
+  if (host === undefined) {
+    return failure(`AWS_ENDPOINT_HOST: "${rawHost}" is not a host name with an optional port`);
+  }
+  const style = (setting(env, "S3_ADDRESSING_STYLE") ?? "path").toLowerCase();
+  if (style !== "path" && style !== "virtual") {
+    return failure(`S3_ADDRESSING_STYLE: "${style}" must be path or virtual`);
+  }
+  if (style === "virtual" && !isDnsBucketName(bucket)) {
+    return failure(`"${bucket}" cannot be used with S3_ADDRESSING_STYLE=virtual (not a DNS name)`);
+  }
+
+  try {
+    const url = presignObjectUrl({
+      scheme,
+      host,
+      bucket,
+      key,
+      style,
+      method,
+      expires: Number(rawExpires),
+      datetime,
+      credentials,
+      region,
+    });
+    return { code: 0, stdout: url + "\n", stderr: "" };
+  } catch (error) {
+    if (error instanceof SigningError) return failure(error.message);
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  const result = main(process.argv.slice(2), process.env, new Date());
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  process.exitCode = result.code;
+}

@@ -1,0 +1,236 @@
+/**
+ * `deno task signing-key`: derives date-scoped SigV4 signing keys from a secret access key, so
+ * that a proxy can sign for a day without holding the secret (the seed's generator, compatible
+ * with ngx_aws_auth's `generate_signing_key`).
+ *
+ * ```sh
+ * deno task signing-key -k wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY -r us-east-1 -d 20160902
+ * # L4vRLWAO92X5L3Sqk5QydUSdB0nC9+1wfqLMOKLbRp4=
+ * # 20160902/us-east-1/s3/aws4_request
+ * ```
+ *
+ * The logic is {@linkcode main}, a pure function of the arguments and the time; the shell at the
+ * bottom only does the I/O. Needs no permissions.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { toHex } from "../crypto/sha256.ts";
+import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
+
+/** What a CLI run produced: exit code and the text for stdout and stderr. */
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Usage text, printed by `--help` and after a usage error. */
+export const USAGE = `Usage: deno task signing-key -k SECRET_KEY -r REGION [options]
+
+Derives the SigV4 signing key of one UTC day and prints it (base64), then its scope.
+
+  -k, --secret-key KEY   secret access key (required)
+  -r, --region REGION    region, e.g. us-east-1 (required)
+  -s, --service NAME     service (default: s3)
+  -d, --date YYYYMMDD    UTC date of the key (default: today, UTC)
+      --days N           print N consecutive days from the date, one "KEY SCOPE" line each
+      --no-base64        print keys in hex instead of base64
+  -v, --verbose          say what was chosen, on stderr
+  -h, --help             print this help
+
+A signing key is valid for requests dated on its UTC day only.
+Exit codes: 0 ok, 2 bad usage.
+`;
+
+const MAX_DAYS = 366;
+const NAME = /^[a-z0-9-]{1,64}$/;
+
+/** Flags that take a value, by every spelling. */
+const VALUE_FLAGS: Record<string, string> = {
+  "-k": "secret-key",
+  "--secret-key": "secret-key",
+  "-r": "region",
+  "--region": "region",
+  "-s": "service",
+  "--service": "service",
+  "-d": "date",
+  "--date": "date",
+  "--days": "days",
+};
+
+/** Flags without a value. */
+const BOOLEAN_FLAGS: Record<string, string> = {
+  "--no-base64": "no-base64",
+  "-v": "verbose",
+  "--verbose": "verbose",
+  "-h": "help",
+  "--help": "help",
+};
+
+/** Parsed flags, or the usage error. */
+type Parsed = { readonly flags: Map<string, string> } | { readonly error: string };
+
+/**
+ * Parses `-x VALUE`, `--name VALUE` and `--name=VALUE` against the flag tables. A repeated
+ * flag, an unknown flag, a missing value or a positional argument is an error.
+ */
+function parseFlags(
+  args: readonly string[],
+  valueFlags: Record<string, string>,
+  booleanFlags: Record<string, string>,
+): Parsed {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const spelled = eq === -1 ? arg : arg.slice(0, eq);
+    let name: string;
+    let value: string;
+    if (spelled in valueFlags) {
+      name = valueFlags[spelled];
+      if (eq !== -1) {
+        value = arg.slice(eq + 1);
+      } else if (i + 1 < args.length) {
+        value = args[++i];
+      } else {
+        return { error: `${spelled} needs a value` };
+      }
+    } else if (spelled in booleanFlags && eq === -1) {
+      name = booleanFlags[spelled];
+      value = "";
+    } else if (arg.startsWith("-") && arg !== "-") {
+      return { error: `unknown option ${spelled}` };
+    } else {
+      return { error: `unexpected argument "${arg}"` };
+    }
+    if (flags.has(name)) return { error: `${spelled} given twice` };
+    flags.set(name, value);
+  }
+  return { flags };
+}
+
+/**
+ * Whether `date` is `YYYYMMDD` naming a real calendar day.
+ *
+ * @example
+ * ```ts
+ * isCalendarDate("20240229"); // true
+ * isCalendarDate("20230229"); // false
+ * ```
+ */
+export function isCalendarDate(date: string): boolean {
+  if (!/^\d{8}$/.test(date)) return false;
+  const y = Number(date.slice(0, 4)), m = Number(date.slice(4, 6)), d = Number(date.slice(6));
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 &&
+    t.getUTCDate() === d;
+}
+
+/**
+ * The UTC date `YYYYMMDD` that is `days` days after `date` (a valid `YYYYMMDD`).
+ *
+ * @example
+ * ```ts
+ * addDays("20241231", 1); // "20250101"
+ * ```
+ */
+export function addDays(date: string, days: number): string {
+  const t = Date.UTC(
+    Number(date.slice(0, 4)),
+    Number(date.slice(4, 6)) - 1,
+    Number(date.slice(6)) + days,
+  );
+  return new Date(t).toISOString().slice(0, 10).replaceAll("-", "");
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function usageError(message: string): CliResult {
+  const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
+  return {
+    code: 2,
+    stdout: "",
+    stderr: `signing-key: ${message}\n${synopsis}\n(--help for more)\n`,
+  };
+}
+
+/**
+ * Runs the signing-key CLI on `args` at time `now`. Pure: returns what to print and the exit
+ * code (0, or 2 for bad usage). Never prints the secret.
+ *
+ * @example
+ * ```ts
+ * main(["-k", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "-r", "us-east-1", "-d", "20160902"], new Date());
+ * // { code: 0, stdout: "L4vRLWAO92X5L3Sqk5QydUSdB0nC9+1wfqLMOKLbRp4=\n20160902/us-east-1/s3/aws4_request\n", stderr: "" }
+ * ```
+ */
+export function main(args: readonly string[], now: Date): CliResult {
+  const parsed = parseFlags(args, VALUE_FLAGS, BOOLEAN_FLAGS);
+  if ("error" in parsed) return usageError(parsed.error);
+  const { flags } = parsed;
+  if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
+
+  const secret = flags.get("secret-key");
+  if (secret === undefined) return usageError("missing -k/--secret-key");
+  if (secret === "") return usageError("-k/--secret-key is empty");
+  const region = flags.get("region");
+  if (region === undefined) return usageError("missing -r/--region");
+  if (!NAME.test(region)) {
+    return usageError(`bad region "${region}": expected lower-case letters, digits and -`);
+  }
+  const service = flags.get("service") ?? "s3";
+  if (!NAME.test(service)) {
+    return usageError(`bad service "${service}": expected lower-case letters, digits and -`);
+  }
+  const today = now.toISOString().slice(0, 10).replaceAll("-", "");
+  const date = flags.get("date") ?? today;
+  if (!isCalendarDate(date)) {
+    return usageError(`bad date "${date}": expected YYYYMMDD, a real UTC calendar day`);
+  }
+  const rawDays = flags.get("days");
+  if (
+    rawDays !== undefined &&
+    (!/^\d+$/.test(rawDays) || Number(rawDays) < 1 || Number(rawDays) > MAX_DAYS)
+  ) {
+    return usageError(`bad --days "${rawDays}": expected a whole number from 1 to ${MAX_DAYS}`);
+  }
+  const days = rawDays === undefined ? 1 : Number(rawDays);
+  const hex = flags.has("no-base64");
+
+  const lines: string[] = [];
+  for (let i = 0; i < days; i++) {
+    const day = addDays(date, i);
+    const key = deriveSigningKey(secret, day, region, service);
+    const text = hex ? toHex(key) : base64(key);
+    const scope = credentialScope(day, region, service);
+    if (rawDays === undefined) lines.push(text, scope);
+    else lines.push(text + " " + scope);
+  }
+
+  let stderr = "";
+  if (flags.has("verbose")) {
+    stderr = [
+      `region: ${region}`,
+      `service: ${service}${flags.has("service") ? "" : " (default)"}`,
+      `date: ${date}${flags.has("date") ? "" : " (today, UTC)"}`,
+      `days: ${days}${rawDays === undefined ? "" : ` (through ${addDays(date, days - 1)})`}`,
+      `format: ${hex ? "hex" : "base64"}`,
+      `output: ${rawDays === undefined ? "key, then scope" : '"KEY SCOPE" per line'}`,
+      "",
+    ].join("\n");
+  }
+  return { code: 0, stdout: lines.join("\n") + "\n", stderr };
+}
+
+if (import.meta.main) {
+  const result = main(process.argv.slice(2), new Date());
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  process.exitCode = result.code;
+}
