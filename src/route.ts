@@ -223,6 +223,9 @@ function decideRoute(
   } else {
     const slash = path.indexOf("/", 1);
     const rawBucket = slash < 0 ? path.slice(1) : path.slice(1, slash);
+    if (rawBucket === "" && path !== "/") {
+      return reject(400, "InvalidBucketName", "the path starts with an empty bucket name");
+    }
     if (rawBucket === "") {
       if (!config.listBuckets) {
         return reject(403, "AccessDenied", "listing buckets is disabled (S3_LIST_BUCKETS=false)");
