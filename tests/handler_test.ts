@@ -1024,6 +1024,38 @@ describe("credentials failures", () => {
   });
 });
 
+describe("browser folders without a slash", () => {
+  /** HEAD of any object is 404; a listing of any prefix has one file. */
+  const noObject: Respond = (call) =>
+    call.method === "HEAD" ? new Response(null, { status: 404 }) : s3Like(call);
+
+  test("GET /bucket/dir, where dir/ has keys, redirects to /bucket/dir/ keeping the query", async () => {
+    const s = setup({}, { respond: noObject });
+    const res = await s.handler(request("GET", "/bucket/a%20dir?page=2", CHROME));
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get("location"), "/bucket/a%20dir/?page=2");
+    for (const call of s.calls) verifyHeaderSignature(call);
+  });
+
+  test("a slash redirect never leaves the proxy's origin", async () => {
+    for (const env of [{ S3_BUCKET: "site" }, {}] as Record<string, string>[]) {
+      const s = setup(env, { respond: noObject });
+      for (const path of ["//evil.example", "//evil.example/x", "/bucket//evil.example"]) {
+        const res = await s.handler(request("GET", path, CHROME));
+        await res.body?.cancel();
+        const location = res.headers.get("location");
+        if (res.status < 300 || res.status >= 400 || location === null) continue;
+        const target = new URL(location, H + "/");
+        assert.ok(
+          target.origin === H || target.host === s.config.externalHost ||
+            target.host.endsWith("." + s.config.externalHost),
+          `${JSON.stringify(env)} GET ${path} -> ${res.status} Location: ${location}`,
+        );
+      }
+    }
+  });
+});
+
 describe("access log", () => {
   test("one entry per request with method, path, status, decision and ms", async () => {
     const s = setup({}, { respond: s3Like });
