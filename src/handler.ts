@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "./config.ts";
+import { CredentialsUnavailableError } from "./credentials/provider.ts";
 import { decide, type Decision, type Route } from "./route.ts";
 import type { Listing } from "./listing/model.ts";
 import { LISTING_CSP, renderListingHtml, renderListingJson } from "./listing/render.ts";
@@ -154,7 +155,14 @@ export function createHandler(
     try {
       credentials = await deps.credentials.get();
     } catch (e) {
-      throw new HttpError(503, "ServiceUnavailable", `no usable credentials: ${messageOf(e)}`);
+      // Only these messages are written to be shown; anything else might quote a secret.
+      const safe = e instanceof CredentialsUnavailableError || e instanceof SigningError;
+      if (!safe) log({ level: "error", event: "credentials", error: "credentials unavailable" });
+      throw new HttpError(
+        503,
+        "ServiceUnavailable",
+        `no usable credentials: ${safe ? e.message : "credentials unavailable"}`,
+      );
     }
     return {
       credentials,
@@ -369,9 +377,11 @@ export function createHandler(
       throw new HttpError(404, "NoSuchKey", "no such key or folder");
     }
     const { path, query } = rawTarget(req.url);
+    // A path starting with `//` would be read as another host: `/.//x/` is the same path.
+    const location = (path.startsWith("//") ? "/." : "") + path + "/" + (query ? "?" + query : "");
     return new Response(null, {
       status: 302,
-      headers: { location: path + "/" + (query ? "?" + query : ""), "cache-control": "no-store" },
+      headers: { location, "cache-control": "no-store" },
     });
   }
 

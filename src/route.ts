@@ -162,6 +162,16 @@ function reject(status: number, code: string, message: string, headers?: Record<
   return { kind: "reject", status, code, message, headers } as const;
 }
 
+/** The pairs whose name is in `allowed`, each name once (the first wins). */
+function pick(query: readonly Pair[], allowed: ReadonlySet<string>): Pair[] {
+  const seen = new Set<string>();
+  return query.filter(([name]) => {
+    if (!allowed.has(name) || seen.has(name)) return false;
+    seen.add(name);
+    return true;
+  });
+}
+
 function isSubresource(name: string): boolean {
   return SUBRESOURCES.has(name);
 }
@@ -260,7 +270,7 @@ function decideRoute(
   if (wantsFolder) {
     return { kind: "folder", bucket, prefix: key, query: query.filter(([n]) => n === "page") };
   }
-  const objectQuery = query.filter(([name]) => OBJECT_PARAMS.has(name));
+  const objectQuery = pick(query, OBJECT_PARAMS);
   const streamed = config.proxyPattern.test(key) || config.redirect === "never" ||
     (config.redirect === "auto" && client === "api");
   return { kind: "object", bucket, key, query: objectQuery, mode: streamed ? "proxy" : "redirect" };
@@ -276,7 +286,7 @@ function bucketRoute(
   if (query.some(([name]) => name === "location")) {
     return { kind: "bucket", bucket, op: "location", query: [["location", ""]] };
   }
-  const listQuery = query.filter(([name]) => LIST_PARAMS.has(name));
+  const listQuery = pick(query, LIST_PARAMS);
   if (method === "HEAD" && listQuery.length === 0) {
     return { kind: "bucket", bucket, op: "head", query: [] };
   }
