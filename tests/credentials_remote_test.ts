@@ -467,6 +467,24 @@ describe("container credentials", () => {
     );
   });
 
+  test("a redirect is not followed, and an oversized body is not read", async () => {
+    const h = harness();
+    await withFake(startFakeContainer({ clock: h.clock.now }), async (fake) => {
+      await withFake(startFakeContainer({ clock: h.clock.now }), async (elsewhere) => {
+        fake.override(() => true, {
+          status: 302,
+          headers: { location: elsewhere.url + "/creds" },
+        });
+        let error = await resolveError(env(fake), h.io);
+        assert.match(error.message, /answered a redirect \(HTTP 302\), which is not followed/);
+        assert.equal(elsewhere.requests.length, 0);
+        fake.override(() => true, { status: 200, body: " ".repeat(2 << 20) });
+        error = await resolveError(env(fake), h.io);
+        assert.match(error.message, /body larger than 1048576 bytes/);
+      });
+    });
+  });
+
   test("a 5xx on refresh keeps valid credentials; concurrent get() share one fetch", async () => {
     const h = harness();
     await withFake(startFakeContainer({ clock: h.clock.now }), async (fake) => {

@@ -68,12 +68,12 @@ async function failure(
 const SHARED = "[default]\naws_access_key_id = AKIDSHARED\naws_secret_access_key = sharedSecret\n";
 
 describe("resolveCredentialProvider: order", () => {
-  test("the environment wins over every other source, with nothing fetched", async () => {
+  test("the environment wins over every other source, with nothing fetched; values trimmed", async () => {
     const h = harness({ "/home/proxy/.aws/credentials": SHARED, "/t": "tok" });
     const p = await resolveCredentialProvider({
       AWS_ACCESS_KEY_ID: "AKIDENV",
-      AWS_SECRET_ACCESS_KEY: SECRET,
-      AWS_SESSION_TOKEN: SESSION,
+      AWS_SECRET_ACCESS_KEY: SECRET + "\n",
+      AWS_SESSION_TOKEN: " " + SESSION,
       AWS_WEB_IDENTITY_TOKEN_FILE: "/t",
       AWS_ROLE_ARN: "arn:aws:iam::1:role/r",
       AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:1/creds",

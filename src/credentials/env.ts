@@ -2,8 +2,8 @@
  * Credentials from the environment, the first source of the chain, in one of three modes:
  * `AWS_ACCESS_KEY_ID` with `AWS_SECRET_ACCESS_KEY` (and optional `AWS_SESSION_TOKEN`); with
  * `AWS_SIGNING_KEY` (base64, 32 bytes) and `AWS_KEY_SCOPE`; or with `AWS_SIGNING_KEY_FILE`.
- * A partial or ambiguous set is an error, not a reason to look elsewhere (as botocore does for
- * partial keys).
+ * Values are trimmed. A partial or ambiguous set is an error, not a reason to look elsewhere (as
+ * botocore does for partial keys).
  *
  * @module
  */
@@ -42,12 +42,13 @@ export async function environmentProvider(
   env: Record<string, string | undefined>,
   io: EnvironmentIo,
 ): Promise<{ provider: CredentialProvider } | { absent: string }> {
-  const id = env.AWS_ACCESS_KEY_ID;
-  const secret = env.AWS_SECRET_ACCESS_KEY;
-  const key = env.AWS_SIGNING_KEY;
-  const scope = env.AWS_KEY_SCOPE;
-  const file = env.AWS_SIGNING_KEY_FILE;
-  const token = env.AWS_SESSION_TOKEN || undefined;
+  // Values are trimmed: a secret pasted with a trailing newline is the usual mistake.
+  const id = env.AWS_ACCESS_KEY_ID?.trim();
+  const secret = env.AWS_SECRET_ACCESS_KEY?.trim();
+  const key = env.AWS_SIGNING_KEY?.trim();
+  const scope = env.AWS_KEY_SCOPE?.trim();
+  const file = env.AWS_SIGNING_KEY_FILE?.trim();
+  const token = env.AWS_SESSION_TOKEN?.trim() || undefined;
   const modes = [
     secret ? "AWS_SECRET_ACCESS_KEY" : "",
     key ? "AWS_SIGNING_KEY" : "",
@@ -83,7 +84,7 @@ export async function environmentProvider(
     };
   }
   if (key) {
-    const signingKey = decodeSigningKey(key.trim());
+    const signingKey = decodeSigningKey(key);
     if (!signingKey) {
       throw new CredentialSourceError(
         "AWS_SIGNING_KEY is not 32 bytes of base64 (or 64 hex digits)",
@@ -93,11 +94,11 @@ export async function environmentProvider(
     const provider = signingKeyProvider({
       accessKeyId: id,
       signingKey,
-      scope: scope.trim(),
+      scope,
       sessionToken: token,
       now: io.now,
       log: io.log,
-      source: `environment (signing key, scope ${scope.trim()})`,
+      source: `environment (signing key, scope ${scope})`,
     });
     return { provider };
   }
