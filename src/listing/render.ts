@@ -327,37 +327,56 @@ function showName(name: string): string {
 
 const CSS = [
   ":root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;",
-  "--head:#f6f8fa;--hover:#f3f6f9;--link:#0969da;--dir:#3a8ee6;--file:#818b98;",
-  "font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
+  "--head:#f6f8fa;--hover:#f6f8fa;--link:#0969da;--dir:#54aeff;--file:#818b98;",
+  "font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',sans-serif}",
   "@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;",
-  "--line:#30363d;--head:#151b23;--hover:#161c24;--link:#4493f8;--dir:#58a6ff;--file:#8b949e}}",
+  "--line:#3d444d;--head:#151b23;--hover:#151b23;--link:#4493f8;--dir:#4493f8;--file:#9198a1}}",
   "*{box-sizing:border-box}",
-  "body{margin:0;background:var(--bg);color:var(--fg)}",
-  "main{max-width:72rem;margin:0 auto;padding:1.5rem 1rem 3rem}",
-  "a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}",
-  ".crumbs{font-size:1.25rem;font-weight:600;margin:0 0 .25rem;overflow-wrap:anywhere}",
+  "body{margin:0;background:var(--bg);color:var(--fg);-webkit-text-size-adjust:100%}",
+  "body>svg{position:absolute;width:0;height:0;overflow:hidden}",
+  "main{max-width:64rem;margin:0 auto;padding:2rem 1.25rem 3rem}",
+  "a{color:var(--link);text-decoration:none}",
+  "a:focus-visible{outline:2px solid var(--link);outline-offset:2px;border-radius:3px}",
+  ".crumbs{font-size:1.3rem;font-weight:600;line-height:1.35;margin:0 0 .3rem;",
+  "overflow-wrap:anywhere}",
   ".crumbs ol{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap}",
-  ".crumbs li+li::before{content:'/';color:var(--muted);padding:0 .35rem;font-weight:400}",
+  ".crumbs li+li::before{content:'/';color:var(--muted);padding:0 .4rem;font-weight:400}",
+  ".crumbs a:hover{text-decoration:underline}",
   ".crumbs a[aria-current]{color:var(--fg)}",
-  ".sum{color:var(--muted);font-size:.875rem;margin:0 0 1rem}",
-  ".box{border:1px solid var(--line);border-radius:8px;overflow:hidden}",
+  ".sum{color:var(--muted);font-size:.875rem;margin:0 0 1.1rem}",
+  ".box{border:1px solid var(--line);border-radius:10px;overflow:hidden}",
   "table{width:100%;border-collapse:collapse}",
-  "th{font-size:.75rem;font-weight:600;letter-spacing:.04em;text-transform:uppercase;",
-  "text-align:left;color:var(--muted);background:var(--head);padding:.5rem .75rem}",
-  "td{padding:.45rem .75rem;border-top:1px solid var(--line);vertical-align:top}",
-  "tbody tr:hover{background:var(--hover)}",
+  "th{font-size:.75rem;font-weight:600;text-align:left;color:var(--muted);",
+  "background:var(--head);padding:.55rem 1rem;border-bottom:1px solid var(--line)}",
+  "tbody tr{position:relative}",
+  "tbody tr+tr td{border-top:1px solid var(--line)}",
+  "td{padding:.5rem 1rem;vertical-align:top}",
+  "tbody tr:hover,tbody tr:focus-within{background:var(--hover)}",
   ".n{width:100%;overflow-wrap:anywhere}",
-  ".n a,.n span{display:flex;gap:.55rem;align-items:flex-start}",
-  ".n span{color:var(--fg)}",
-  "svg{width:1.1rem;height:1.1rem;flex:none;margin-top:.15rem;fill:currentColor}",
-  ".d svg,.u svg{color:var(--dir)}.f svg{color:var(--file)}",
-  "td.s,td.t{white-space:nowrap;color:var(--muted);font:13px/1.7 ui-monospace,SFMono-Regular,",
-  "Menlo,Consolas,monospace;font-variant-numeric:tabular-nums}",
-  "th.s,td.s{text-align:right}",
-  ".empty{color:var(--muted);text-align:center;padding:2rem}",
+  ".n a,.n span{display:flex;gap:.65rem;align-items:flex-start;color:var(--fg)}",
+  ".n a::after{content:'';position:absolute;inset:0}",
+  ".n a:hover bdi{color:var(--link);text-decoration:underline}",
+  ".n a:focus-visible{outline:0}.n a:focus-visible bdi{outline:2px solid var(--link)}",
+  ".u .n a{color:var(--muted)}",
+  "svg{width:1.15rem;height:1.15rem;flex:none;margin-top:.12rem;fill:currentColor}",
+  ".d svg{color:var(--dir)}.f svg,.u svg{color:var(--file)}",
+  "td.s,td.t{white-space:nowrap;color:var(--muted);font-size:.875rem;line-height:1.7;",
+  "font-variant-numeric:tabular-nums}",
+  "td.s{position:relative;z-index:1}",
+  "th.s,td.s{text-align:right}th.t{padding-left:1.5rem}td.t{padding-left:1.5rem}",
+  ".empty{color:var(--muted);text-align:center;padding:2.5rem 1rem}",
   "nav.pg{display:flex;gap:.75rem;justify-content:flex-end;margin-top:1rem}",
-  "nav.pg a{border:1px solid var(--line);border-radius:6px;padding:.3rem .85rem}",
-  "@media (max-width:40rem){main{padding:1rem .5rem 2rem}th,td{padding:.5rem}.t{display:none}}",
+  "nav.pg a{border:1px solid var(--line);border-radius:8px;padding:.35rem .9rem;",
+  "font-weight:500;background:var(--head)}",
+  "nav.pg a:hover{border-color:var(--link)}",
+  "nav.pg a[rel=next]::after{content:' \\2192'}nav.pg a:not([rel])::before{content:'\\2190  '}",
+  "@media (max-width:40rem){main{padding:1.25rem .75rem 2rem}.crumbs{font-size:1.15rem}",
+  "thead{display:none}table,tbody{display:block}",
+  "tbody tr{display:grid;grid-template-columns:minmax(0,1fr) auto;column-gap:.75rem;",
+  "padding:.7rem .9rem}tbody tr+tr{border-top:1px solid var(--line)}",
+  "tbody tr+tr td{border-top:0}td{padding:0}td.t{grid-column:1;padding-left:1.8rem;",
+  "font-size:.8rem;line-height:1.4}td.t:empty{display:none}td.s{line-height:1.5}",
+  ".empty{grid-column:1/-1;padding:2rem 0}}",
 ].join("");
 
 function base64(bytes: Uint8Array): string {
@@ -381,14 +400,52 @@ export const LISTING_CSP: string = `default-src 'none'; style-src 'sha256-${
   base64(sha256(CSS))
 }'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
+const PAGE = "M5.5 2H12l4 4v11.5c0 .8-.7 1.5-1.5 1.5h-9c-.8 0-1.5-.7-1.5-1.5v-14C4 2.7 4.7 2 " +
+  "5.5 2zM11.5 2.5v4H15.5";
+
+/** A file-shaped icon: the page outline plus `inner` (path data), stroked. */
+function pageSymbol(id: string, inner: string, filled = ""): string {
+  return `<symbol id="${id}" viewBox="0 0 20 20"><path d="${PAGE}${inner}" fill="none" ` +
+    'stroke="currentColor" stroke-width="1.3" stroke-linejoin="round" stroke-linecap="round"/>' +
+    (filled ? `<path d="${filled}"/>` : "") + "</symbol>";
+}
+
 const ICONS = '<svg hidden xmlns="http://www.w3.org/2000/svg">' +
   '<symbol id="d" viewBox="0 0 20 20"><path d="M2 5.5C2 4.7 2.7 4 3.5 4h4.2l1.8 2h7c.8 0 ' +
   '1.5.7 1.5 1.5v8c0 .8-.7 1.5-1.5 1.5h-13c-.8 0-1.5-.7-1.5-1.5z"/></symbol>' +
-  '<symbol id="f" viewBox="0 0 20 20"><path d="M5.5 2H12l4 4v11.5c0 .8-.7 1.5-1.5 1.5h-9c-.8 ' +
-  '0-1.5-.7-1.5-1.5v-14C4 2.7 4.7 2 5.5 2zM11.5 3v3.5H15M7 10h6M7 13h6M7 16h4" fill="none" ' +
-  'stroke="currentColor" stroke-width="1.3" stroke-linejoin="round"/></symbol>' +
-  '<symbol id="u" viewBox="0 0 20 20"><path d="M10 3.5 4.5 9h3.7v7.5h3.6V9h3.7z"/></symbol>' +
+  '<symbol id="u" viewBox="0 0 20 20"><path d="M10 4v12M5 9l5-5 5 5" fill="none" ' +
+  'stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"/>' +
+  "</symbol>" +
+  pageSymbol("f", "M7 10h6M7 13h6M7 16h4") +
+  pageSymbol("b", "") +
+  pageSymbol("i", "M6.5 16.5l2.5-3.5 2 2.5 1.3-1.6 1.7 2.6z", "M8.6 9.2a1.3 1.3 0 1 1 0 .01z") +
+  pageSymbol("z", "M9.5 2.5v1.3M9.5 5.1v1.3M9.5 7.7V9M8.3 10.5h2.4v3.2H8.3z") +
+  pageSymbol("c", "M8 10.5 6 12.7l2 2.2M12 10.5l2 2.2-2 2.2") +
+  pageSymbol("m", "", "M8.3 10.2v5.2l4.3-2.6z") +
   "</svg>";
+
+const ICON_BY_EXTENSION: ReadonlyMap<string, string> = new Map([
+  ...["txt", "md", "markdown", "rst", "csv", "tsv", "log", "pdf", "doc", "docx", "odt", "rtf"]
+    .map((e) => [e, "f"] as const),
+  ...["xls", "xlsx", "ods", "ppt", "pptx", "odp", "epub", "tex"].map((e) => [e, "f"] as const),
+  ...["png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "bmp", "ico", "tif", "tiff", "heic"]
+    .map((e) => [e, "i"] as const),
+  ...["zip", "gz", "tgz", "bz2", "xz", "zst", "7z", "rar", "tar", "jar", "whl", "deb", "rpm"]
+    .map((e) => [e, "z"] as const),
+  ...["html", "htm", "css", "js", "mjs", "ts", "json", "xml", "yaml", "yml", "toml", "ini", "sh"]
+    .map((e) => [e, "c"] as const),
+  ...["py", "rb", "go", "rs", "c", "h", "cpp", "java", "kt", "swift", "sql", "ipynb", "php"]
+    .map((e) => [e, "c"] as const),
+  ...["mp3", "wav", "flac", "ogg", "m4a", "aac", "opus", "mp4", "mov", "mkv", "webm", "avi"]
+    .map((e) => [e, "m"] as const),
+]);
+
+/** The icon of a file: by its extension (text, image, archive, code, media), else blank. */
+function fileIcon(name: string): string {
+  const dot = name.lastIndexOf(".");
+  if (dot <= 0 || dot === name.length - 1) return "b";
+  return ICON_BY_EXTENSION.get(name.slice(dot + 1).toLowerCase()) ?? "b";
+}
 
 function icon(id: string): string {
   return `<svg aria-hidden="true"><use href="#${id}"/></svg>`;
@@ -454,9 +511,11 @@ export function renderListingHtml(listing: Listing, options: RenderOptions): str
         escapeHtml(formatTime(file.lastModified))
       }</time>`;
     rows.push(
-      `<tr class="f">${nameCell("f", showName(file.name), file.href)}<td class="s" title="${
-        String(file.size).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
-      } bytes">${humanSize(file.size)}</td><td class="t">${when}</td></tr>`,
+      `<tr class="f">${
+        nameCell(fileIcon(file.name), showName(file.name), file.href)
+      }<td class="s" title="${String(file.size).replace(/\B(?=(\d{3})+(?!\d))/g, ",")} bytes">${
+        humanSize(file.size)
+      }</td><td class="t">${when}</td></tr>`,
     );
   }
   if (v.folders.length === 0 && v.files.length === 0) {
