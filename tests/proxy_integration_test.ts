@@ -444,8 +444,9 @@ describe("the proxy against s3rver (issue 3)", () => {
 
   for (const runtime of ["deno", "bun"] as Runtime[]) {
     describe(`under ${runtime}`, () => {
-      const today = utcDate(Date.now());
-      const yesterday = utcDate(Date.now() - 86_400_000);
+      // Taken when the proxies start: a run that crosses midnight UTC would see the key expire.
+      let today = "";
+      let yesterday = "";
       let main: ProxyHandle;
       let badCredentials: ProxyHandle;
       let dead: ProxyHandle;
@@ -461,6 +462,8 @@ describe("the proxy against s3rver (issue 3)", () => {
       const exitOutputs: string[] = [];
 
       before(async () => {
+        today = utcDate(Date.now());
+        yesterday = utcDate(Date.now() - 86_400_000);
         const keyToday = deriveSigningKey(s3.secretAccessKey, today, "us-east-1", "s3");
         const keyYesterday = deriveSigningKey(s3.secretAccessKey, yesterday, "us-east-1", "s3");
         secrets = [
