@@ -7,7 +7,12 @@
 
 import { parseConfig, regionOf } from "./config.ts";
 import { createHandler, type LogEntry } from "./handler.ts";
-import type { Credentials } from "./s3/sigv4.ts";
+import { reloadOnSignal, runtimeCredentialIo } from "./credentials/io.ts";
+import {
+  type CredentialProvider,
+  CredentialsConfigError,
+  resolveCredentialProvider,
+} from "./credentials/resolve.ts";
 
 declare const Bun: {
   serve(options: {
@@ -48,67 +53,53 @@ interface NodeLikeProcess {
   on(signal: string, listener: () => void): void;
 }
 
-/** Static credentials from the environment (secret key, or signing key with its scope). */
-function staticCredentials(env: Record<string, string | undefined>, errors: string[]) {
-  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
-  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
-  const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
-  const signingKey = env.AWS_SIGNING_KEY?.trim();
+/** Checks that a configured signing key's scope fits the proxy (region, service). */
+function scopeProblems(env: Record<string, string | undefined>, region: string): string[] {
   const scope = env.AWS_KEY_SCOPE?.trim();
-  if (!accessKeyId) errors.push("AWS_ACCESS_KEY_ID: required");
-  if (secretAccessKey) return { accessKeyId: accessKeyId!, secretAccessKey, sessionToken };
-  if (!signingKey) {
-    errors.push("AWS_SECRET_ACCESS_KEY: required (or AWS_SIGNING_KEY with AWS_KEY_SCOPE)");
-    return undefined;
+  if (!scope || !env.AWS_SIGNING_KEY?.trim()) return [];
+  const parts = scope.split("/");
+  if (parts.length !== 4 || !/^\d{8}$/.test(parts[0]) || parts[3] !== "aws4_request") {
+    return [`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`];
   }
-  let key: Uint8Array | undefined;
-  try {
-    key = Uint8Array.from(atob(signingKey), (c) => c.charCodeAt(0));
-  } catch {
-    key = undefined;
+  const problems = [];
+  if (parts[1] !== region) {
+    problems.push(`AWS_KEY_SCOPE: its region ${parts[1]} is not the configured region ${region}`);
   }
-  if (!key || key.length !== 32) errors.push("AWS_SIGNING_KEY: not a base64 32-byte key");
-  const parts = scope?.split("/") ?? [];
-  if (!scope) errors.push("AWS_KEY_SCOPE: required with AWS_SIGNING_KEY");
-  else if (parts.length !== 4 || !/^\d{8}$/.test(parts[0]) || parts[3] !== "aws4_request") {
-    errors.push(`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`);
-  } else {
-    if (parts[1] !== regionOf(env)) {
-      errors.push(`AWS_KEY_SCOPE: its region ${parts[1]} is not the configured ${regionOf(env)}`);
-    }
-    if (parts[2] !== "s3") errors.push(`AWS_KEY_SCOPE: its service ${parts[2]} is not s3`);
-  }
-  if (!key || key.length !== 32 || !scope) return undefined;
-  return { accessKeyId: accessKeyId!, signingKey: key, scope, sessionToken };
+  if (parts[2] !== "s3") problems.push(`AWS_KEY_SCOPE: its service ${parts[2]} is not s3`);
+  return problems;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const env = readEnv();
   const parsed = parseConfig(env);
   const errors = parsed.ok ? [] : [...parsed.errors];
-  const credentials: Credentials | undefined = staticCredentials(env, errors);
+  errors.push(...scopeProblems(env, regionOf(env)));
+  let credentials: CredentialProvider | undefined;
+  const presignExpires = parsed.ok ? parsed.config.presignExpires : 300;
+  try {
+    credentials = await resolveCredentialProvider(env, runtimeCredentialIo({ env, log }), {
+      refreshAheadMs: Math.max(300_000, presignExpires * 1000),
+    });
+  } catch (e) {
+    if (!(e instanceof CredentialsConfigError)) throw e;
+    errors.push(e.message.replaceAll("\n", "\n    "));
+  }
   if (!parsed.ok || errors.length > 0 || !credentials) {
+    credentials?.close?.();
     console.error("s3 signing proxy: bad configuration:");
     for (const error of errors) console.error(`  - ${error}`);
     exit(2);
   }
+  // Say at once (the provider logs it loudly) when the credentials cannot sign today, such as
+  // a signing key scoped to another day; requests that need a signature then get a 503.
+  await credentials.get().catch(() => {});
   const config = parsed.config;
-  if ("scope" in credentials) {
-    const today = new Date().toISOString().slice(0, 10).replaceAll("-", "");
-    const date = credentials.scope.slice(0, 8);
-    if (date !== today) {
-      log({
-        level: "error",
-        event: "signing-key-expired",
-        message:
-          `AWS_SIGNING_KEY is scoped to ${date} but today (UTC) is ${today}: requests that need a signature will get 503 until a key for today is configured`,
-      });
-    }
-  }
+  log({ level: "info", event: "credentials", source: credentials.source });
+  const stopReload = reloadOnSignal(credentials, log);
   const handler = createHandler(config, {
     fetch,
     now: Date.now,
-    credentials: { get: () => Promise.resolve(credentials) },
+    credentials,
     log,
   });
   const listening = (host: string, port: number) =>
@@ -121,6 +112,8 @@ function main(): void {
     }, handler);
     onSignals((signal) => {
       log({ level: "info", event: "shutdown", signal });
+      stopReload();
+      credentials.close?.();
       server.shutdown().then(() => exit(0));
     });
   } else if (typeof Bun !== "undefined") {
@@ -128,6 +121,8 @@ function main(): void {
     listening(server.hostname, server.port);
     onSignals((signal) => {
       log({ level: "info", event: "shutdown", signal });
+      stopReload();
+      credentials.close?.();
       server.stop().then(() => exit(0));
     });
   } else {
@@ -136,4 +131,4 @@ function main(): void {
   }
 }
 
-main();
+await main();
