@@ -116,7 +116,7 @@ function errorResponse(
   let body: string;
   if (client === "api") {
     headers.set("content-type", "application/xml");
-    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${
+    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escapeXml(code)}</Code><Message>${
       escapeXml(message)
     }</Message></Error>\n`;
   } else {
@@ -236,7 +236,13 @@ export function createHandler(
     }
   }
 
-  function relay(res: globalThis.Response, method: string): Response {
+  /**
+   * Passes an upstream answer back: S3's status, the allow-listed headers and the streamed body.
+   * An error body is rewritten to its Code and Message only: S3 echoes the canonical request and
+   * string to sign in some errors, and those can hold our session token.
+   */
+  async function relay(req: Request, res: globalThis.Response): Promise<Response> {
+    const method = req.method;
     const headers = new Headers();
     for (const [name, value] of res.headers) {
       if (FORWARDED_RESPONSE_HEADERS.has(name) || name.startsWith("x-amz-meta-")) {
@@ -245,6 +251,21 @@ export function createHandler(
     }
     const empty = method === "HEAD" || res.status === 304 || res.status === 204;
     if (empty) res.body?.cancel().catch(() => {});
+    if (res.status >= 400 && !empty) {
+      const { code, message } = await upstreamError(res);
+      const answer = errorResponse(
+        res.status,
+        code,
+        message,
+        decisions.get(req)?.client ?? "http",
+        method,
+      );
+      for (const name of ["x-amz-request-id", "content-range"]) {
+        const value = res.headers.get(name);
+        if (value !== null) answer.headers.set(name, value);
+      }
+      return answer;
+    }
     return new Response(empty ? null : res.body, { status: res.status, headers });
   }
 
@@ -326,7 +347,7 @@ export function createHandler(
   ): Promise<Response> {
     const method = req.method;
     const index = await upstream(req, method, bucket, prefix + "index.html", [], true);
-    if (index.status !== 404 || !config.listing) return relay(index, method);
+    if (index.status !== 404 || !config.listing) return await relay(req, index);
     await index.body?.cancel();
     const page = query.find(([name]) => name === "page")?.[1];
     const listQuery: Pair[] = [
@@ -392,11 +413,11 @@ export function createHandler(
         throw new HttpError(route.status, route.code, route.message);
       case "list-buckets": {
         const res = await upstream(req, method, "", undefined, [], false);
-        return relay(res, method);
+        return await relay(req, res);
       }
       case "bucket": {
         const res = await upstream(req, method, route.bucket, undefined, route.query, false);
-        return relay(res, method);
+        return await relay(req, res);
       }
       case "folder":
         return await folder(req, route.bucket, route.prefix, route.query);
@@ -409,7 +430,7 @@ export function createHandler(
           return await redirect(method, route.bucket, route.key, route.query);
         }
         const res = await upstream(req, method, route.bucket, route.key, route.query, true);
-        return relay(res, method);
+        return await relay(req, res);
       }
     }
   }
@@ -450,6 +471,47 @@ export function createHandler(
     });
     return response;
   };
+}
+
+/** Largest upstream error body read; a longer one is not an S3 error document. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** The Code and Message of an upstream error answer, read with a size cap. */
+async function upstreamError(res: globalThis.Response): Promise<{ code: string; message: string }> {
+  const fallback = { code: "UpstreamError", message: `the backend answered ${res.status}` };
+  if (!res.body || Number(res.headers.get("content-length") ?? 0) > MAX_ERROR_BODY) {
+    res.body?.cancel().catch(() => {});
+    return fallback;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > MAX_ERROR_BODY) {
+        reader.cancel().catch(() => {});
+        return fallback;
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return fallback;
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  try {
+    const error = parseS3Error(new TextDecoder().decode(bytes));
+    return { code: error.code || fallback.code, message: error.message || fallback.message };
+  } catch {
+    return fallback;
+  }
 }
 
 function messageOf(e: unknown): string {
