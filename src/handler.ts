@@ -116,9 +116,9 @@ function errorResponse(
   let body: string;
   if (client === "api") {
     headers.set("content-type", "application/xml");
-    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escapeXml(code)}</Code><Message>${
-      escapeXml(message)
-    }</Message></Error>\n`;
+    body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${
+      escapeXml(code)
+    }</Code><Message>${escapeXml(message)}</Message></Error>\n`;
   } else {
     headers.set("content-type", "text/plain; charset=utf-8");
     body = `${status} ${code}: ${message}\n`;
@@ -277,6 +277,11 @@ export function createHandler(
   ): Promise<Response> {
     const address = s3Address(config.externalHost, bucket, key, config.addressingStyle);
     const ctx = await signContext();
+    // A URL signed with temporary credentials stops working when they expire: say so.
+    const expiration = (ctx.credentials as { expiration?: unknown }).expiration;
+    const expires = typeof expiration === "number"
+      ? Math.max(1, Math.min(config.presignExpires, Math.floor((expiration - deps.now()) / 1000)))
+      : config.presignExpires;
     let signedQuery: string;
     try {
       signedQuery = presign(
@@ -288,7 +293,7 @@ export function createHandler(
           payloadHash: UNSIGNED_PAYLOAD,
         },
         ctx,
-        { expires: config.presignExpires },
+        { expires },
       ).query;
     } catch (e) {
       if (e instanceof SigningError) throw new HttpError(503, "ServiceUnavailable", e.message);
@@ -299,7 +304,7 @@ export function createHandler(
       status: 307,
       headers: {
         location,
-        "cache-control": `private, max-age=${Math.max(0, config.presignExpires - 30)}`,
+        "cache-control": `private, max-age=${Math.max(0, expires - 30)}`,
       },
     });
   }

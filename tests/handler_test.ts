@@ -989,6 +989,22 @@ describe("redirects", () => {
     }
   });
 
+  test("temporary credentials expiring sooner than PRESIGN_EXPIRES cap X-Amz-Expires", async () => {
+    for (const [left, expected] of [[120, "120"], [3600, "300"], [0.5, "1"]] as const) {
+      const s = setup({}, {
+        credentials: {
+          get: () => Promise.resolve({ ...CREDS_TOKEN, expiration: NOW + left * 1000 }),
+        },
+      });
+      const res = await s.handler(request("GET", "/bucket/big.bin"));
+      assert.equal(res.status, 307);
+      const location = new URL(res.headers.get("location")!);
+      assert.equal(location.searchParams.get("X-Amz-Expires"), expected, `${left} s left`);
+      const maxAge = Number(/max-age=(\d+)/.exec(res.headers.get("cache-control")!)![1]);
+      assert.ok(maxAge < Number(expected) || maxAge === 0, `max-age ${maxAge} < ${expected}`);
+    }
+  });
+
   test("with a session token, the token is in the URL and signed", async () => {
     const s = setup(env, { credentials: { get: () => Promise.resolve(CREDS_TOKEN) } });
     const res = await s.handler(request("GET", "/bucket/a.bin", CURL));
