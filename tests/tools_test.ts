@@ -163,13 +163,49 @@ function assertOk(result: RunResult, what: string): void {
   );
 }
 
-/** `aws <args> --endpoint-url <proxy>`, anonymous unless `signed`. */
-function aws(proxy: ProxyHandle, args: string[], env: Record<string, string> = {}) {
-  return run("aws", [...args, "--endpoint-url", proxy.url], env);
+/** An installed aws-cli: the command and what `--version` says. */
+interface AwsCli {
+  cmd: string;
+  version: string;
 }
 
-function awsAnon(proxy: ProxyHandle, args: string[]) {
-  return aws(proxy, [...args, "--no-sign-request"]);
+/**
+ * The aws-cli installs to test: `aws` on PATH (here a pyenv shim of v1, in CI Debian's v2), and
+ * Debian's /usr/bin/aws when it is another version.
+ */
+async function findAwsClis(): Promise<AwsCli[]> {
+  const found: AwsCli[] = [];
+  for (const cmd of ["aws", "/usr/bin/aws"]) {
+    try {
+      const result = await run(cmd, ["--version"], {}, 20_000);
+      const version = /aws-cli\/\S+/.exec(result.stdout + result.stderr)?.[0];
+      if (result.code === 0 && version && !found.some((c) => c.version === version)) {
+        found.push({ cmd, version });
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  if (found.length === 0) throw new Error("no aws-cli found (apt-get install awscli)");
+  return found;
+}
+
+const AWS_CLIS = await findAwsClis();
+const AWS = AWS_CLIS[0];
+
+/** `aws <args> --endpoint-url <proxy>`, signed with what `env` gives. */
+function aws(
+  cli: AwsCli,
+  proxy: ProxyHandle,
+  args: string[],
+  env: Record<string, string> = {},
+) {
+  return run(cli.cmd, [...args, "--endpoint-url", proxy.url], env);
+}
+
+/** `aws <args> --no-sign-request --endpoint-url <proxy>`. */
+function awsAnon(cli: AwsCli, proxy: ProxyHandle, args: string[]) {
+  return aws(cli, proxy, [...args, "--no-sign-request"]);
 }
 
 /** Made-up credentials: the fake rejects them (403 InvalidAccessKeyId) if they ever reach it. */
@@ -267,6 +303,11 @@ describe("S3 tools through the proxy", () => {
       "amz-sdk-request": "attempt=1",
     });
     assert.deepEqual(classifyClient(awsV1, []), ["api", "user-agent"]);
+    const awsV2 = new Headers({
+      "user-agent":
+        "aws-cli/2.9.19 Python/3.11.2 Linux/6.18.44-fc-v669 source/x86_64.debian.12 prompt/off command/s3.cp",
+    });
+    assert.deepEqual(classifyClient(awsV2, []), ["api", "user-agent"]);
     assert.deepEqual(classifyClient(new Headers({ "user-agent": AWS_UA }), []), [
       "api",
       "user-agent",
@@ -294,7 +335,7 @@ describe("S3 tools through the proxy", () => {
   });
 
   test("the made-up credentials are refused by the fake itself (the premise of the signed tests)", async () => {
-    const result = await run("aws", [
+    const result = await run(AWS.cmd, [
       "s3api",
       "head-bucket",
       "--bucket",
@@ -314,68 +355,95 @@ describe("S3 tools through the proxy", () => {
       });
       after(() => proxy?.stop());
 
-      test("aws s3 sync (anonymous) gives a byte-identical tree, awkward keys included", async () => {
-        await withTempDir(async (dir) => {
-          const [result, entries] = await logDuring(
-            proxy,
-            () => awsAnon(proxy, ["s3", "sync", `s3://${TOOLS}`, dir]),
-          );
-          assertOk(result, "aws s3 sync");
-          assertSameTree(await readTree(dir), AWKWARD);
-          assertApiDecisions(entries, "aws s3 sync");
-          const gets = entries.filter((e) => e.method === "GET" && e.decision === "proxy");
-          assert.equal(gets.length, AWKWARD.size, "one streamed GET per object");
-          assert.ok(entries.some((e) => String(e.path).includes("encoding-type=url")));
+      // Every aws-cli installed on Deno; the first one on Bun.
+      for (const cli of runtime === "deno" ? AWS_CLIS : [AWS]) {
+        describe(cli.version, () => {
+          test("aws s3 sync (anonymous) gives a byte-identical tree, awkward keys included", async () => {
+            await withTempDir(async (dir) => {
+              const [result, entries] = await logDuring(
+                proxy,
+                () => awsAnon(cli, proxy, ["s3", "sync", `s3://${TOOLS}`, dir]),
+              );
+              assertOk(result, "aws s3 sync");
+              assertSameTree(await readTree(dir), AWKWARD);
+              assertApiDecisions(entries, "aws s3 sync");
+              const gets = entries.filter((e) => e.method === "GET" && e.decision === "proxy");
+              assert.equal(gets.length, AWKWARD.size, "one streamed GET per object");
+              assert.ok(entries.some((e) => String(e.path).includes("encoding-type=url")));
+            });
+          });
+
+          test("aws s3 cp of a 20 MiB object: ranged parts, byte-identical (SHA-256)", async () => {
+            await withTempDir(async (dir) => {
+              const file = `${dir}/large.bin`;
+              const [result, entries] = await logDuring(
+                proxy,
+                () => awsAnon(cli, proxy, ["s3", "cp", `s3://${LARGE}/${LARGE_KEY}`, file]),
+              );
+              assertOk(result, "aws s3 cp");
+              const got = await Deno.readFile(file);
+              assert.equal(got.length, LARGE_SIZE);
+              assert.equal(sha256(got), sha256(LARGE_BODY));
+              assertApiDecisions(entries, "aws s3 cp");
+              const gets = objectGets(entries, LARGE_KEY);
+              assert.ok(gets.length >= 3, `expected ranged parts, got ${gets.length} GETs`);
+              for (const e of gets) assert.equal(e.status, 206);
+            });
+          });
+
+          test("aws s3 ls --recursive lists all 1111 keys (ListObjectsV2 continuation)", async () => {
+            const [result, entries] = await logDuring(
+              proxy,
+              () => awsAnon(cli, proxy, ["s3", "ls", "--recursive", `s3://${MANY}`]),
+            );
+            assertOk(result, "aws s3 ls");
+            const keys = result.stdout.trim().split("\n").map((line) =>
+              /^\S+ \S+ +\d+ (.*)$/.exec(line)?.[1]
+            );
+            assert.deepEqual(keys, MANY_KEYS);
+            assertApiDecisions(entries, "aws s3 ls");
+            assert.ok(entries.some((e) => /[?&]continuation-token=/.test(String(e.path))));
+          });
+
+          test("aws s3api list-objects (V1) pages with markers past 1000 keys", async () => {
+            const [result, entries] = await logDuring(
+              proxy,
+              () =>
+                awsAnon(cli, proxy, [
+                  "s3api",
+                  "list-objects",
+                  "--bucket",
+                  MANY,
+                  "--page-size",
+                  "400",
+                ]),
+            );
+            assertOk(result, "aws s3api list-objects");
+            const listed = JSON.parse(result.stdout) as {
+              Contents: { Key: string; Size: number }[];
+            };
+            assert.deepEqual(listed.Contents.map((c) => c.Key), MANY_KEYS);
+            const markers = entries.filter((e) => /[?&]marker=/.test(String(e.path)));
+            assert.equal(markers.length, 2, "three pages of 400: two markers");
+            assertApiDecisions(entries, "aws s3api list-objects");
+          });
+
+          test("aws with made-up credentials (signed requests) syncs: its signature never reaches S3", async () => {
+            await withTempDir(async (dir) => {
+              const [result, entries] = await logDuring(
+                proxy,
+                () => aws(cli, proxy, ["s3", "sync", `s3://${TOOLS}`, dir], FAKE_CREDS),
+              );
+              assertOk(result, "signed aws s3 sync");
+              assertSameTree(await readTree(dir), AWKWARD);
+              assertApiDecisions(entries, "signed aws s3 sync");
+            });
+          });
         });
-      });
-
-      test("aws s3 cp of a 20 MiB object: ranged parts, byte-identical (SHA-256)", async () => {
-        await withTempDir(async (dir) => {
-          const file = `${dir}/large.bin`;
-          const [result, entries] = await logDuring(
-            proxy,
-            () => awsAnon(proxy, ["s3", "cp", `s3://${LARGE}/${LARGE_KEY}`, file]),
-          );
-          assertOk(result, "aws s3 cp");
-          const got = await Deno.readFile(file);
-          assert.equal(got.length, LARGE_SIZE);
-          assert.equal(sha256(got), sha256(LARGE_BODY));
-          assertApiDecisions(entries, "aws s3 cp");
-          const gets = objectGets(entries, LARGE_KEY);
-          assert.ok(gets.length >= 3, `expected ranged parts, got ${gets.length} GETs`);
-          for (const e of gets) assert.equal(e.status, 206);
-        });
-      });
-
-      test("aws s3 ls --recursive lists all 1111 keys (ListObjectsV2 continuation)", async () => {
-        const [result, entries] = await logDuring(
-          proxy,
-          () => awsAnon(proxy, ["s3", "ls", "--recursive", `s3://${MANY}`]),
-        );
-        assertOk(result, "aws s3 ls");
-        const keys = result.stdout.trim().split("\n").map((line) =>
-          /^\S+ \S+ +\d+ (.*)$/.exec(line)?.[1]
-        );
-        assert.deepEqual(keys, MANY_KEYS);
-        assertApiDecisions(entries, "aws s3 ls");
-        assert.ok(entries.some((e) => /[?&]continuation-token=/.test(String(e.path))));
-      });
-
-      test("aws s3api list-objects (V1) pages with markers past 1000 keys", async () => {
-        const [result, entries] = await logDuring(
-          proxy,
-          () => awsAnon(proxy, ["s3api", "list-objects", "--bucket", MANY, "--page-size", "400"]),
-        );
-        assertOk(result, "aws s3api list-objects");
-        const listed = JSON.parse(result.stdout) as { Contents: { Key: string; Size: number }[] };
-        assert.deepEqual(listed.Contents.map((c) => c.Key), MANY_KEYS);
-        const markers = entries.filter((e) => /[?&]marker=/.test(String(e.path)));
-        assert.equal(markers.length, 2, "three pages of 400: two markers");
-        assertApiDecisions(entries, "aws s3api list-objects");
-      });
+      }
 
       test("aws s3api list-objects-v2: delimiter, prefix, start-after and fetch-owner reach S3", async () => {
-        const withOwner = await awsAnon(proxy, [
+        const withOwner = await awsAnon(AWS, proxy, [
           "s3api",
           "list-objects-v2",
           "--bucket",
@@ -394,7 +462,7 @@ describe("S3 tools through the proxy", () => {
         assert.deepEqual(listed.Contents.map((c) => c.Key), ["nested/a/two.txt"]);
         assert.deepEqual(listed.CommonPrefixes, [{ Prefix: "nested/a/b/" }]);
         assert.ok(listed.Contents[0].Owner, "fetch-owner=true gives owners");
-        const after = await awsAnon(proxy, [
+        const after = await awsAnon(AWS, proxy, [
           "s3api",
           "list-objects-v2",
           "--bucket",
@@ -479,24 +547,53 @@ describe("S3 tools through the proxy", () => {
         });
       });
 
-      test("aws with made-up credentials (signed requests) syncs: its signature never reaches S3", async () => {
-        await withTempDir(async (dir) => {
-          const [result, entries] = await logDuring(
-            proxy,
-            () => aws(proxy, ["s3", "sync", `s3://${TOOLS}`, dir], FAKE_CREDS),
-          );
-          assertOk(result, "signed aws s3 sync");
-          assertSameTree(await readTree(dir), AWKWARD);
-          assertApiDecisions(entries, "signed aws s3 sync");
+      test("a URL presigned by aws-cli for the proxy is streamed, its signature dropped and redacted", async () => {
+        const key = "with space/two  spaces .txt";
+        const presigned = await aws(
+          AWS,
+          proxy,
+          ["s3", "presign", `s3://${TOOLS}/${key}`],
+          FAKE_CREDS,
+        );
+        assertOk(presigned, "aws s3 presign");
+        const url = new URL(presigned.stdout.trim());
+        // aws-cli v1 presigns with SigV2 (Signature=) for a custom endpoint, v2 with SigV4.
+        const sigName = url.searchParams.has("X-Amz-Signature") ? "X-Amz-Signature" : "Signature";
+        const signature = url.searchParams.get(sigName);
+        assert.ok(signature, presigned.stdout);
+        const [bytes, entries] = await logDuring(proxy, async () => {
+          const res = await fetch(url, { headers: { "user-agent": CURL_UA }, redirect: "manual" });
+          assert.equal(res.status, 200);
+          return new Uint8Array(await res.arrayBuffer());
         });
+        assert.equal(sha256(bytes), sha256(AWKWARD.get(key)!));
+        assert.equal(entries.length, 1);
+        const [entry] = entries;
+        assert.deepEqual([entry.decision, entry.client, entry.clientReason], [
+          "proxy",
+          "api",
+          "query",
+        ]);
+        for (const spelling of [signature, encodeURIComponent(signature)]) {
+          assert.ok(!String(entry.path).includes(spelling), `signature logged: ${entry.path}`);
+        }
+        assert.ok(String(entry.path).includes(`${sigName}=REDACTED`), String(entry.path));
       });
 
       test("HeadBucket and GetBucketLocation work", async () => {
-        assertOk(await awsAnon(proxy, ["s3api", "head-bucket", "--bucket", TOOLS]), "head-bucket");
-        const location = await awsAnon(proxy, ["s3api", "get-bucket-location", "--bucket", TOOLS]);
+        assertOk(
+          await awsAnon(AWS, proxy, ["s3api", "head-bucket", "--bucket", TOOLS]),
+          "head-bucket",
+        );
+        const location = await awsAnon(AWS, proxy, [
+          "s3api",
+          "get-bucket-location",
+          "--bucket",
+          TOOLS,
+        ]);
         assertOk(location, "get-bucket-location");
         assert.ok("LocationConstraint" in JSON.parse(location.stdout), location.stdout);
-        const missing = await awsAnon(proxy, [
+        const missing = await awsAnon(AWS, proxy, [
           "s3api",
           "head-bucket",
           "--bucket",
@@ -507,7 +604,7 @@ describe("S3 tools through the proxy", () => {
       });
 
       test("HeadObject of a missing key: 404 with no body; GetObject: S3 XML NoSuchKey", async () => {
-        const head = await awsAnon(proxy, [
+        const head = await awsAnon(AWS, proxy, [
           "s3api",
           "head-object",
           "--bucket",
@@ -531,7 +628,7 @@ describe("S3 tools through the proxy", () => {
       });
 
       test("ListBuckets (GET /) is refused with 403 AccessDenied", async () => {
-        const [result, entries] = await logDuring(proxy, () => awsAnon(proxy, ["s3", "ls"]));
+        const [result, entries] = await logDuring(proxy, () => awsAnon(AWS, proxy, ["s3", "ls"]));
         assert.notEqual(result.code, 0);
         assert.match(result.stderr, /AccessDenied/);
         assert.ok(entries.length > 0);
@@ -584,7 +681,7 @@ describe("S3 tools through the proxy", () => {
           await using always = await startProxy({ runtime, env: proxyEnv({ REDIRECT: "always" }) });
           const [result, entries] = await logDuring(
             always,
-            () => awsAnon(always, ["s3", "cp", `s3://${TOOLS}/plain.txt`, "-"]),
+            () => awsAnon(AWS, always, ["s3", "cp", `s3://${TOOLS}/plain.txt`, "-"]),
           );
           assert.notEqual(result.code, 0);
           assert.match(result.stderr, /\(307\)/);
@@ -617,7 +714,10 @@ describe("S3 tools through the proxy", () => {
             runtime,
             env: proxyEnv({ S3_LIST_BUCKETS: "true" }),
           });
-          const [result, entries] = await logDuring(listing, () => awsAnon(listing, ["s3", "ls"]));
+          const [result, entries] = await logDuring(
+            listing,
+            () => awsAnon(AWS, listing, ["s3", "ls"]),
+          );
           assertOk(result, "aws s3 ls");
           const names = result.stdout.trim().split("\n").map((l) => l.split(" ").at(-1));
           assert.deepEqual(names.sort(), [LARGE, MANY, TOOLS]);
