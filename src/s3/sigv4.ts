@@ -10,7 +10,7 @@
  * @module
  */
 
-import { hmac, type HmacKey, hmacKey, sha256, toHex } from "../crypto/sha256.ts";
+import { hmac, hmacHex, type HmacKey, hmacKey, sha256Hex } from "../crypto/sha256.ts";
 import { encodeQueryComponent } from "./encode.ts";
 
 /** The payload hash S3 accepts for requests whose body is not hashed (presigned URLs, GETs). */
@@ -96,17 +96,28 @@ function comparePairs(a: string[], b: string[]): number {
  * ```
  */
 export function canonicalHeaders(headers: readonly Pair[]): { canonical: string; signed: string } {
-  const byName = new Map<string, string>();
-  for (const [rawName, rawValue] of headers) {
-    const name = rawName.toLowerCase();
-    const value = foldValue(rawValue);
-    const seen = byName.get(name);
-    byName.set(name, seen === undefined ? value : seen + "," + value);
+  const entries: [string, string][] = [];
+  for (let i = 0; i < headers.length; i++) {
+    entries.push([headers[i][0].toLowerCase(), foldValue(headers[i][1])]);
   }
-  const names = [...byName.keys()].sort(compareStrings);
+  // Array sort is stable: repeated names keep their order, and are then joined with ",".
+  if (entries.length > 1) entries.sort(compareNames);
   let canonical = "";
-  for (const name of names) canonical += name + ":" + byName.get(name) + "\n";
-  return { canonical, signed: names.join(";") };
+  let signed = "";
+  for (let i = 0; i < entries.length; i++) {
+    const [name, value] = entries[i];
+    if (i > 0 && name === entries[i - 1][0]) {
+      canonical = canonical.slice(0, -1) + "," + value + "\n";
+      continue;
+    }
+    canonical += name + ":" + value + "\n";
+    signed += i === 0 ? name : ";" + name;
+  }
+  return { canonical, signed };
+}
+
+function compareNames(a: [string, string], b: [string, string]): number {
+  return compareStrings(a[0], b[0]);
 }
 
 const FOLD = /\s+/g;
@@ -176,7 +187,7 @@ export function credentialScope(date: string, region: string, service: string): 
  * ```
  */
 export function stringToSign(datetime: string, scope: string, canonical: string): string {
-  return ALGORITHM + "\n" + datetime + "\n" + scope + "\n" + toHex(sha256(canonical));
+  return ALGORITHM + "\n" + datetime + "\n" + scope + "\n" + sha256Hex(canonical);
 }
 
 /**
@@ -203,7 +214,15 @@ export function deriveSigningKey(
 }
 
 const DATE = /^\d{8}$/;
-const DATETIME = /^(\d{8})T\d{6}Z$/;
+const DATETIME = /^\d{8}T\d{6}Z$/;
+
+/** The `YYYYMMDD` of an `x-amz-date`, or a {@linkcode SigningError}. */
+function dateOf(datetime: string): string {
+  if (!DATETIME.test(datetime)) {
+    throw new SigningError(`invalid x-amz-date "${datetime}": expected YYYYMMDDTHHMMSSZ`);
+  }
+  return datetime.slice(0, 8);
+}
 
 /**
  * A bounded cache of prepared signing keys, keyed by (credentials, date, region, service). The
@@ -234,7 +253,7 @@ export function createSigningKeyCache(limit = 32): SigningKeyCache {
       const where = "\0" + date + "\0" + region + "\0" + service;
       const id = "secretAccessKey" in credentials
         ? "s\0" + credentials.secretAccessKey + where
-        : "k\0" + toHex(credentials.signingKey) + "\0" + credentials.scope + where;
+        : "k\0" + bytesId(credentials.signingKey) + "\0" + credentials.scope + where;
       const hit = entries.get(id);
       if (hit !== undefined) {
         entries.delete(id);
@@ -250,6 +269,15 @@ export function createSigningKeyCache(limit = 32): SigningKeyCache {
       return entries.size;
     },
   };
+}
+
+/** A string that identifies `bytes` exactly (two bytes per UTF-16 code unit, and the length). */
+function bytesId(bytes: Uint8Array): string {
+  let id = bytes.length + ":";
+  for (let i = 0; i < bytes.length; i += 2) {
+    id += String.fromCharCode((bytes[i] << 8) | (i + 1 < bytes.length ? bytes[i + 1] : 0));
+  }
+  return id;
 }
 
 function prepareKey(
@@ -325,23 +353,32 @@ export interface Signature {
  * ```
  */
 export function signCanonical(parts: RequestParts, ctx: SignContext): Signature {
-  const match = DATETIME.exec(ctx.datetime);
-  if (!match) {
-    throw new SigningError(`invalid x-amz-date "${ctx.datetime}": expected YYYYMMDDTHHMMSSZ`);
-  }
-  const date = match[1];
+  const date = dateOf(ctx.datetime);
+  const query = parts.query ? canonicalQuery(parts.query) : "";
+  return sign(parts, query, canonicalHeaders(parts.headers), ctx, date);
+}
+
+/** Signs with the canonical query and headers already computed. */
+function sign(
+  parts: RequestParts,
+  query: string,
+  headers: { canonical: string; signed: string },
+  ctx: SignContext,
+  date: string,
+): Signature {
   const key = ctx.cache
     ? ctx.cache.get(ctx.credentials, date, ctx.region, ctx.service)
     : prepareKey(ctx.credentials, date, ctx.region, ctx.service);
-  const { canonicalRequest: creq, signedHeaders } = canonicalRequest(parts);
+  const creq = parts.method + "\n" + parts.path + "\n" + query + "\n" + headers.canonical + "\n" +
+    headers.signed + "\n" + parts.payloadHash;
   const scope = credentialScope(date, ctx.region, ctx.service);
   const sts = stringToSign(ctx.datetime, scope, creq);
   return {
     canonicalRequest: creq,
     stringToSign: sts,
-    signedHeaders,
+    signedHeaders: headers.signed,
     scope,
-    signature: toHex(hmac(key, sts)),
+    signature: hmacHex(key, sts),
   };
 }
 
@@ -382,11 +419,21 @@ export function signHeaders(
   if (options.contentSha256 !== false) added.push(["x-amz-content-sha256", parts.payloadHash]);
   const token = ctx.credentials.sessionToken;
   if (token) added.push(["x-amz-security-token", token]);
-  const sig = signCanonical({ ...parts, headers: [...parts.headers, ...added] }, ctx);
+  const date = dateOf(ctx.datetime);
+  const query = parts.query ? canonicalQuery(parts.query) : "";
+  const sig = sign(parts, query, canonicalHeaders(parts.headers.concat(added)), ctx, date);
   const authorization = ALGORITHM + " Credential=" + ctx.credentials.accessKeyId + "/" +
     sig.scope + ", SignedHeaders=" + sig.signedHeaders + ", Signature=" + sig.signature;
   added.push(["authorization", authorization]);
-  return { ...sig, authorization, headers: added };
+  return {
+    canonicalRequest: sig.canonicalRequest,
+    stringToSign: sig.stringToSign,
+    signedHeaders: sig.signedHeaders,
+    scope: sig.scope,
+    signature: sig.signature,
+    authorization,
+    headers: added,
+  };
 }
 
 /** Options of {@linkcode presign}. */
@@ -423,32 +470,48 @@ export function presign(parts: RequestParts, ctx: SignContext, options: PresignO
       `invalid expiry ${expires}: X-Amz-Expires must be a whole number from 1 to ${MAX_PRESIGN_EXPIRES}`,
     );
   }
-  const match = DATETIME.exec(ctx.datetime);
-  if (!match) {
-    throw new SigningError(`invalid x-amz-date "${ctx.datetime}": expected YYYYMMDDTHHMMSSZ`);
-  }
-  const scope = credentialScope(match[1], ctx.region, ctx.service);
-  const { signed } = canonicalHeaders(parts.headers);
-  const query: Pair[] = parts.query ? [...parts.query] : [];
-  for (const [name] of query) {
-    if (name.toLowerCase().startsWith("x-amz-")) {
-      throw new SigningError(`query parameter "${name}" is reserved for the signature`);
-    }
-  }
-  query.push(
-    ["X-Amz-Algorithm", ALGORITHM],
-    ["X-Amz-Credential", ctx.credentials.accessKeyId + "/" + scope],
-    ["X-Amz-Date", ctx.datetime],
-    ["X-Amz-Expires", String(expires)],
-    ["X-Amz-SignedHeaders", signed],
-  );
+  const date = dateOf(ctx.datetime);
+  const headers = canonicalHeaders(parts.headers);
+  // The X-Amz-* values, encoded piece by piece: the encoding of a string joined with "/" is the
+  // encodings of its pieces joined with "%2F", and each piece here is usually plain ASCII.
+  const credential = encodeQueryComponent(ctx.credentials.accessKeyId) + "%2F" + date + "%2F" +
+    encodeQueryComponent(ctx.region) + "%2F" + encodeQueryComponent(ctx.service) +
+    "%2Faws4_request";
   const token = ctx.credentials.sessionToken;
-  if (token) query.push(["X-Amz-Security-Token", token]);
-  const sig = signCanonical({ ...parts, query }, ctx);
-  const canonical = sig.canonicalRequest;
-  // The canonical query string is the third line of the canonical request: send exactly it.
-  const start = canonical.indexOf("\n", canonical.indexOf("\n") + 1) + 1;
-  const end = canonical.indexOf("\n", start);
-  const sent = canonical.slice(start, end);
-  return { ...sig, query: sent + "&X-Amz-Signature=" + sig.signature };
+  // In sorted order already (Security-Token sorts before SignedHeaders).
+  let amz = "X-Amz-Algorithm=" + ALGORITHM + "&X-Amz-Credential=" + credential +
+    "&X-Amz-Date=" + ctx.datetime + "&X-Amz-Expires=" + expires;
+  if (token) amz += "&X-Amz-Security-Token=" + encodeQueryComponent(token);
+  amz += "&X-Amz-SignedHeaders=" + encodeQueryComponent(headers.signed);
+  let query = amz;
+  if (parts.query && parts.query.length > 0) {
+    const encoded: string[][] = [];
+    for (const [name, value] of parts.query) {
+      if (name.length >= 6 && name.slice(0, 6).toLowerCase() === "x-amz-") {
+        throw new SigningError(`query parameter "${name}" is reserved for the signature`);
+      }
+      encoded.push([encodeQueryComponent(name), encodeQueryComponent(value)]);
+    }
+    encoded.sort(comparePairs);
+    // Merge the caller's sorted pairs with the X-Amz-* block, which sorts as one run: no
+    // encoded name sorts between two X-Amz-* names unless it starts with "X-Amz-" itself.
+    let before = "";
+    let after = "";
+    for (const [name, value] of encoded) {
+      const pair = name + "=" + value;
+      if (compareStrings(name, "X-Amz-") < 0) before += (before ? "&" : "") + pair;
+      else after += "&" + pair;
+    }
+    query = (before ? before + "&" : "") + amz + after;
+  }
+  const sig = sign(parts, query, headers, ctx, date);
+  // The query we send is exactly the canonical query that was signed, plus the signature.
+  return {
+    canonicalRequest: sig.canonicalRequest,
+    stringToSign: sig.stringToSign,
+    signedHeaders: sig.signedHeaders,
+    scope: sig.scope,
+    signature: sig.signature,
+    query: query + "&X-Amz-Signature=" + sig.signature,
+  };
 }
