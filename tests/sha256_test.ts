@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { hmac, hmacKey, sha256, toHex } from "../src/crypto/sha256.ts";
+import { hmac, hmacHex, hmacKey, sha256, sha256Hex, toHex } from "../src/crypto/sha256.ts";
 
 const SEED = 0x5eed2026;
 
@@ -96,6 +96,32 @@ describe("sha256 equals WebCrypto", () => {
     }
   });
 
+  test("long strings (past the reusable scratch buffer), ASCII and not", async () => {
+    const rand = prng(SEED + 6);
+    for (const n of [341, 342, 1000, 21821, 21822, 30000, 100003]) {
+      let ascii = "";
+      let mixed = "";
+      for (let i = 0; i < n; i++) {
+        ascii += String.fromCharCode(32 + ((rand() * 95) | 0));
+        mixed += i % 7 === 0 ? "😀" : i % 5 === 0 ? "é" : i % 3 === 0 ? "ሴ" : "a";
+      }
+      for (const s of [ascii, mixed, ascii + mixed, mixed + ascii]) {
+        assert.equal(sha256Hex(s), await webSha256(utf8.encode(s)), `length ${s.length}`);
+      }
+      // And a short one right after, which must not see leftovers of the long one.
+      assert.equal(sha256Hex("abc"), await webSha256(utf8.encode("abc")));
+    }
+  });
+
+  test("sha256Hex equals toHex(sha256()) and WebCrypto (seed " + SEED + ")", async () => {
+    const rand = prng(SEED + 7);
+    for (let n = 0; n <= 200; n += 3) {
+      const data = randomBytes(rand, n);
+      assert.equal(sha256Hex(data), toHex(sha256(data)));
+      assert.equal(sha256Hex(data), await webSha256(data));
+    }
+  });
+
   test("FIPS 180-2 known answers", () => {
     assert.equal(
       toHex(sha256("abc")),
@@ -170,6 +196,19 @@ describe("hmac equals WebCrypto", () => {
         JSON.stringify([key, message]),
       );
     }
+  });
+
+  test("hmacHex equals toHex(hmac()) and WebCrypto (seed " + SEED + ")", async () => {
+    const rand = prng(SEED + 8);
+    for (let n = 0; n <= 300; n += 7) {
+      const key = randomBytes(rand, 1 + ((rand() * 100) | 0));
+      const message = randomBytes(rand, n);
+      const prepared = hmacKey(key);
+      assert.equal(hmacHex(prepared, message), toHex(hmac(prepared, message)));
+      assert.equal(hmacHex(prepared, message), await webHmac(key, message));
+    }
+    const long = "ü".repeat(40000);
+    assert.equal(hmacHex(hmacKey("k"), long), await webHmac(utf8.encode("k"), utf8.encode(long)));
   });
 
   test("RFC 4231 known answers (test cases 1, 2 and 6)", () => {

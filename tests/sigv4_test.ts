@@ -289,6 +289,49 @@ describe("presign", () => {
     }
   });
 
+  test("caller parameters sorting before, between and after X-Amz-* land in canonical order", () => {
+    const extra: Pair[] = [
+      ["zeta", "1"],
+      ["X-Amz", "no dash"],
+      ["X-Amz.", "dot"],
+      ["Apple", "2"],
+      ["%", "percent"],
+      ["0", ""],
+      ["Y", "after X"],
+      ["X-Am", "3"],
+      ["x-am", "4"],
+      ["Apple", "1"],
+    ];
+    const credentials = { ...SECRETS, sessionToken: TOKEN } as Credentials;
+    const p = presign({ ...GET, query: extra }, at("20240101T000000Z", credentials), {
+      expires: 60,
+    });
+    const pairs = parseQuery(p.query).slice(0, -1);
+    assert.equal(p.canonicalRequest.split("\n")[2], canonicalQuery(pairs));
+    // And the same set of pairs, sorted from scratch, gives the same string.
+    assert.equal(canonicalQuery([...pairs].reverse()), canonicalQuery(pairs));
+    const names = pairs.map(([n]) => n);
+    assert.deepEqual(names, [
+      "%",
+      "0",
+      "Apple",
+      "Apple",
+      "X-Am",
+      "X-Amz",
+      "X-Amz-Algorithm",
+      "X-Amz-Credential",
+      "X-Amz-Date",
+      "X-Amz-Expires",
+      "X-Amz-Security-Token",
+      "X-Amz-SignedHeaders",
+      "X-Amz.",
+      "Y",
+      "x-am",
+      "zeta",
+    ]);
+    assert.deepEqual(pairs[2], ["Apple", "1"]);
+  });
+
   test("a presigned URL is method-specific", () => {
     const get = presign(GET, at("20240101T000000Z"), { expires: 60 });
     const head = presign({ ...GET, method: "HEAD" }, at("20240101T000000Z"), { expires: 60 });
