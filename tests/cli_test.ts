@@ -2,7 +2,7 @@
  * The signing-key and presign CLIs: their pure `main` functions, and the deno tasks run as
  * subprocesses with exactly the command line (and so the permissions) of deno.json's tasks:
  * signing-key with none, presign with --allow-env only. Expected keys and URLs come from the
- * staged AWS examples (../shared/vectors).
+ * staged AWS examples (tests/vectors, a copy of ../shared/vectors).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ import { deriveSigningKey } from "../src/s3/sigv4.ts";
 import { toHex } from "../src/crypto/sha256.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const VECTORS = fileURLToPath(new URL("../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("./vectors/", import.meta.url));
 
 interface KeyEntry {
   name: string;

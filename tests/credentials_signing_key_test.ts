@@ -23,7 +23,7 @@ import type { SigningKeyCredentials } from "../src/s3/sigv4.ts";
 import { captureLog, manualTimers, memoryFiles, testClock } from "./support/fake_aws.ts";
 
 const vectors = JSON.parse(
-  await Deno.readTextFile(new URL("../../shared/vectors/signing-keys.json", import.meta.url)),
+  await Deno.readTextFile(new URL("./vectors/signing-keys.json", import.meta.url)),
 ) as { keys: { signing_key_hex: string; signing_key_base64: string; scope: string }[] };
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";

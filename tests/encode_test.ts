@@ -190,3 +190,11 @@ describe("decodeStrict", () => {
     assert.equal(encodeKeyPath(decodeStrict("%7e")!), "~");
   });
 });
+
+test("decodeStrict refuses lone surrogates in its raw input", () => {
+  for (const raw of ["\uD800", "a\uDC00b", "\uD800%41", "x%41\uDBFF"]) {
+    assert.equal(decodeStrict(raw), undefined, JSON.stringify(raw));
+    assert.equal(decodeStrict(raw, true), undefined, JSON.stringify(raw));
+  }
+  assert.equal(decodeStrict("\uD83D\uDE00%41"), "\u{1F600}A");
+});

@@ -1,5 +1,5 @@
 /**
- * The signing core against AWS's own vectors, staged in ../shared/vectors (see its README):
+ * The signing core against AWS's own vectors, copied from ../shared/vectors into tests/vectors (see its README):
  * - every case folder of the classic suite (34; any folder holding a `*.req`), found by walking
  *   the tree, plus the `variants/` folder, with one documented exclusion;
  * - every case of the newer aws-c-auth layout (38), in header mode and in query (presign) mode;
@@ -27,7 +27,7 @@ import {
 } from "../src/s3/sigv4.ts";
 import { presignObjectUrl } from "../src/s3/presign_url.ts";
 
-const VECTORS = fileURLToPath(new URL("../../shared/vectors/", import.meta.url));
+const VECTORS = fileURLToPath(new URL("./vectors/", import.meta.url));
 const SUITE = VECTORS + "aws-sig-v4-test-suite/";
 
 /**

@@ -84,6 +84,8 @@ function hexValue(c: number): number {
  * ```
  */
 export function decodeStrict(text: string, plusIsSpace = false): string | undefined {
+  // A lone surrogate is not text: it has no UTF-8 form to sign or to send.
+  if (!text.isWellFormed()) return undefined;
   if (text.indexOf("%") === -1) {
     return plusIsSpace && text.indexOf("+") !== -1 ? text.replaceAll("+", " ") : text;
   }
