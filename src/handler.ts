@@ -12,13 +12,13 @@ import type { Listing } from "./listing/model.ts";
 import { LISTING_CSP, renderListingHtml, renderListingJson } from "./listing/render.ts";
 import { parseListing, parseS3Error } from "./listing/xml.ts";
 import { s3Address } from "./s3/address.ts";
+import { presignObjectUrl } from "./s3/presign_url.ts";
 import { encodeKeyPath } from "./s3/encode.ts";
 import { rawTarget } from "./s3/key.ts";
 import {
   createSigningKeyCache,
   type Credentials,
   type Pair,
-  presign,
   type SignContext,
   signHeaders,
   SigningError,
@@ -275,31 +275,32 @@ export function createHandler(
     key: string,
     query: readonly Pair[],
   ): Promise<Response> {
-    const address = s3Address(config.externalHost, bucket, key, config.addressingStyle);
     const ctx = await signContext();
     // A URL signed with temporary credentials stops working when they expire: say so.
     const expiration = (ctx.credentials as { expiration?: unknown }).expiration;
     const expires = typeof expiration === "number"
       ? Math.max(1, Math.min(config.presignExpires, Math.floor((expiration - deps.now()) / 1000)))
       : config.presignExpires;
-    let signedQuery: string;
+    let location: string;
     try {
-      signedQuery = presign(
-        {
-          method,
-          path: address.path,
-          query,
-          headers: [["host", address.host]],
-          payloadHash: UNSIGNED_PAYLOAD,
-        },
-        ctx,
-        { expires },
-      ).query;
+      location = presignObjectUrl({
+        scheme: config.scheme,
+        host: config.externalHost,
+        bucket,
+        key,
+        style: config.addressingStyle,
+        method,
+        query,
+        expires,
+        datetime: ctx.datetime,
+        credentials: ctx.credentials,
+        region: ctx.region,
+        cache: ctx.cache,
+      });
     } catch (e) {
       if (e instanceof SigningError) throw new HttpError(503, "ServiceUnavailable", e.message);
       throw e;
     }
-    const location = `${config.scheme}://${address.host}${address.path}?${signedQuery}`;
     return new Response(null, {
       status: 307,
       headers: {

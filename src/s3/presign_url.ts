@@ -6,7 +6,7 @@
  * @module
  */
 
-import { encodeKeyPath } from "./encode.ts";
+import { s3Address } from "./address.ts";
 import {
   type Credentials,
   type Pair,
@@ -67,18 +67,13 @@ export function presignObjectUrl(options: PresignObjectOptions): string {
   if (bucket === "" || bucket.includes("/")) {
     throw new SigningError(`invalid bucket name "${bucket}"`);
   }
-  let host = options.host.toLowerCase();
-  const defaultPort = scheme === "https" ? ":443" : ":80";
-  if (host.endsWith(defaultPort)) host = host.slice(0, -defaultPort.length);
-  let path: string;
-  if (style === "path") {
-    path = "/" + encodeKeyPath(bucket) + "/" + encodeKeyPath(options.key);
-  } else if (style === "virtual") {
-    host = bucket.toLowerCase() + "." + host;
-    path = "/" + encodeKeyPath(options.key);
-  } else {
+  if (style !== "path" && style !== "virtual") {
     throw new SigningError(`invalid addressing style "${style}": expected path or virtual`);
   }
+  let endpoint = options.host.toLowerCase();
+  const defaultPort = scheme === "https" ? ":443" : ":80";
+  if (endpoint.endsWith(defaultPort)) endpoint = endpoint.slice(0, -defaultPort.length);
+  const { host, path } = s3Address(endpoint, bucket, options.key, style);
   const signed = presign(
     {
       method: options.method,
