@@ -23,6 +23,9 @@ declare const Bun: {
   }): { port: number; hostname: string; stop(force?: boolean): Promise<void> };
 } | undefined;
 
+/** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 function log(entry: LogEntry): void {
   console.log(JSON.stringify({ time: new Date().toISOString(), ...entry }));
 }
@@ -104,27 +107,28 @@ async function main(): Promise<void> {
   });
   const listening = (host: string, port: number) =>
     log({ level: "info", event: "listening", host, port, region: config.region });
+  /** Stops taking requests, lets in-flight ones finish (for at most SHUTDOWN_GRACE_MS), exits. */
+  const shutdown = (stop: () => Promise<void>) => (signal: string) => {
+    log({ level: "info", event: "shutdown", signal });
+    stopReload();
+    credentials.close?.();
+    setTimeout(() => {
+      log({ level: "warn", event: "shutdown_forced", afterMs: SHUTDOWN_GRACE_MS });
+      exit(0);
+    }, SHUTDOWN_GRACE_MS);
+    stop().then(() => exit(0));
+  };
   if (typeof Deno !== "undefined") {
     const server = Deno.serve({
       port: config.port,
       hostname: config.hostname,
       onListen: ({ hostname, port }) => listening(hostname, port),
     }, handler);
-    onSignals((signal) => {
-      log({ level: "info", event: "shutdown", signal });
-      stopReload();
-      credentials.close?.();
-      server.shutdown().then(() => exit(0));
-    });
+    onSignals(shutdown(() => server.shutdown()));
   } else if (typeof Bun !== "undefined") {
     const server = Bun.serve({ port: config.port, hostname: config.hostname, fetch: handler });
     listening(server.hostname, server.port);
-    onSignals((signal) => {
-      log({ level: "info", event: "shutdown", signal });
-      stopReload();
-      credentials.close?.();
-      server.stop().then(() => exit(0));
-    });
+    onSignals(shutdown(() => server.stop()));
   } else {
     console.error("s3 signing proxy: run it with Deno or Bun");
     exit(2);
