@@ -59,13 +59,19 @@ interface Override {
 
 let serial = 0;
 
-/** Fresh, unique credentials expiring `lifetimeMs` after `now`. */
-function issue(kind: string, n: number, now: number, lifetimeMs: number): IssuedCredentials {
+/** Fresh, unique credentials expiring `lifetimeMs` after `now`; `fixed` overrides parts. */
+function issue(
+  kind: string,
+  n: number,
+  now: number,
+  lifetimeMs: number,
+  fixed?: FixedCredentials,
+): IssuedCredentials {
   const tag = `${kind}${n}x${++serial}${crypto.randomUUID().replaceAll("-", "")}`;
   return {
-    accessKeyId: `ASIA${kind.toUpperCase()}${String(n).padStart(4, "0")}`,
-    secretAccessKey: `secret/${tag}+S`,
-    sessionToken: `token+${tag}/T==`,
+    accessKeyId: fixed?.accessKeyId ?? `ASIA${kind.toUpperCase()}${String(n).padStart(4, "0")}`,
+    secretAccessKey: fixed?.secretAccessKey ?? `secret/${tag}+S`,
+    sessionToken: fixed?.sessionToken ?? `token+${tag}/T==`,
     expiration: now + lifetimeMs,
   };
 }
@@ -79,6 +85,7 @@ function startFake(
   kind: string,
   clock: () => number,
   lifetimeMs: () => number,
+  keys?: (n: number) => FixedCredentials | undefined,
 ): Promise<FakeServer> {
   const requests: RecordedRequest[] = [];
   const issued: IssuedCredentials[] = [];
@@ -90,7 +97,8 @@ function startFake(
   const closed = new Promise<void>((resolve) => closing = resolve);
 
   const mint = () => {
-    const creds = issue(kind, issued.length + 1, clock(), lifetimeMs());
+    const n = issued.length + 1;
+    const creds = issue(kind, n, clock(), lifetimeMs(), keys?.(n));
     issued.push(creds);
     return creds;
   };
@@ -200,12 +208,25 @@ export function credentialsJson(creds: IssuedCredentials, imds = false): string 
   });
 }
 
+/** Parts of an issued credential set that a test fixes (the rest is generated). */
+export interface FixedCredentials {
+  readonly accessKeyId?: string;
+  readonly secretAccessKey?: string;
+  readonly sessionToken?: string;
+}
+
 /** Options shared by the fakes. */
 export interface FakeOptions {
   /** The clock expirations are computed from (the test's injected clock). */
   readonly clock: () => number;
   /** Lifetime of issued credentials (default 1 hour); read at each issue. */
   readonly lifetimeMs?: () => number;
+  /**
+   * The key pair (and optionally the session token) of the `n`th credential set issued (from
+   * 1), for a server that must know the pairs in advance (s3rver); `undefined` or absent:
+   * generated. Read at each issue, so a test can rotate the pair.
+   */
+  readonly keys?: (n: number) => FixedCredentials | undefined;
 }
 
 /**
@@ -257,6 +278,7 @@ export function startFakeSts(
     "sts",
     options.clock,
     options.lifetimeMs ?? (() => 3_600_000),
+    options.keys,
   );
 }
 
@@ -283,6 +305,7 @@ export function startFakeContainer(
     "ecs",
     options.clock,
     options.lifetimeMs ?? (() => 3_600_000),
+    options.keys,
   );
 }
 
@@ -321,6 +344,7 @@ export function startFakeImds(
     "imds",
     options.clock,
     options.lifetimeMs ?? (() => 6 * 3_600_000),
+    options.keys,
   ).then((fake) => Object.assign(fake, { tokens }));
 }
 

@@ -19,6 +19,12 @@ export interface ProxyOptions {
   env?: Record<string, string>;
   /** Milliseconds to wait for the listening line (or for the exit). Default 15000. */
   timeoutMs?: number;
+  /**
+   * Deno only: run `deno task start` (deno.json's task, with `--allow-read` limited to the
+   * credential files) instead of `deno run --allow-net --allow-env --allow-read src/main.ts`.
+   * `pid` is then the task runner's, which forwards signals (SIGHUP, SIGTERM) to the proxy.
+   */
+  viaTask?: boolean;
 }
 
 /** How the process ended. */
@@ -62,9 +68,15 @@ export interface ProxyExit extends ExitStatus {
 /** The repository root, from this file's location (tests/support/). */
 export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
 
-function command(runtime: Runtime, env: Record<string, string> = {}): Deno.Command {
+function command(options: ProxyOptions): Deno.Command {
+  const { runtime, env = {} } = options;
   const [cmd, args] = runtime === "deno"
-    ? [Deno.execPath(), ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"]]
+    ? [
+      Deno.execPath(),
+      options.viaTask
+        ? ["task", "start"]
+        : ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
+    ]
     : ["bun", ["run", "src/main.ts"]];
   const base: Record<string, string> = { HOST: "127.0.0.1", PORT: "0" };
   for (const name of ["PATH", "HOME"]) {
@@ -132,7 +144,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string):
  * ```
  */
 export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
-  const child = command(options.runtime, options.env).spawn();
+  const child = command(options).spawn();
   const all: string[] = [];
   const json: Record<string, unknown>[] = [];
   const waiters = new Set<(line: string) => void>();
@@ -236,7 +248,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
  * ```
  */
 export async function startProxyExpectingExit(options: ProxyOptions): Promise<ProxyExit> {
-  const child = command(options.runtime, options.env).spawn();
+  const child = command(options).spawn();
   const out: string[] = [];
   const err: string[] = [];
   const done = Promise.all([
