@@ -1,0 +1,356 @@
+/**
+ * End to end in a real browser: Debian's Chromium (`/usr/bin/chromium`, or $CHROMIUM), headless,
+ * driven by playwright-core, browsing a private bucket in s3rver through the proxy (src/main.ts
+ * under Deno and Bun). A relay (tests/support/s3_shim.ts) sits between the proxy and s3rver so
+ * that keys such as `<img src=x onerror=alert(1)>.txt` are listed as real S3 lists them.
+ *
+ * A person's walk: open the bucket's root listing, click into folders, click a file (the proxy
+ * answers 307 to a presigned URL at the S3 server, which serves it) and see its bytes. Names that
+ * look like markup show as text and run nothing, with the page's CSP on and, to test the escaping
+ * alone, with CSP bypassed. The page is also checked at phone width and in the dark theme.
+ * Screenshots of every step go to `.test-output/browser/` on every run; `listing-light.png`
+ * there is the README's docs/listing.png.
+ *
+ * Chromium missing is a failure, not a skip: CI installs it.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
+import { type ProxyHandle, REPO_ROOT, startProxy } from "./support/proxy.ts";
+import { type S3Shim, startS3Shim } from "./support/s3_shim.ts";
+
+/** Page-side globals, for the functions that run in Chromium (Deno's types have no DOM). */
+declare const document: {
+  body: unknown;
+  documentElement: { scrollWidth: number; clientWidth: number };
+  querySelectorAll(selectors: string): { length: number };
+};
+declare function getComputedStyle(element: unknown): {
+  borderCollapse: string;
+  backgroundColor: string;
+  color: string;
+};
+
+const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+const OUT = `${REPO_ROOT}.test-output/browser/`;
+
+const BUCKET = "acme-datasets";
+const ATLAS = "projects/atlas/";
+const GREETING = "Hello from a private bucket: ünïcödé ✓\n";
+const README = "# Atlas\n\nA dataset of everything, with <b>markup</b> that stays text.\n";
+
+/** Keys named like markup; each object's body is `bytes of ` + its key. */
+const MARKUP = [
+  "<img src=x onerror=alert(1)>.txt",
+  '"><svg onload=alert(2)>.txt',
+  "' onmouseover='alert(3)' x='.txt",
+  "javascript:alert(4)",
+  // Stored as the file `script>` in the folder `<script>alert\`5\`<`. (Not `alert(5)`: s3rver
+  // would refuse to list that folder, as it signs `(` unencoded in a prefix query value.)
+  "<script>alert`5`</script>",
+];
+
+/** `n` KiB of bytes. */
+function kib(n: number): Uint8Array {
+  return new Uint8Array(Math.round(n * 1024)).fill(0x2a);
+}
+
+/** What a page did that it should not: dialogs, console errors, uncaught exceptions. */
+interface Incidents {
+  dialogs: string[];
+  errors: string[];
+}
+
+function watch(page: Page): Incidents {
+  const incidents: Incidents = { dialogs: [], errors: [] };
+  page.on("dialog", (dialog) => {
+    incidents.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    dialog.dismiss().catch(() => {});
+  });
+  page.on("console", (message) => {
+    // Chromium asks every origin for /favicon.ico; S3 answers the unsigned request 403.
+    if (message.location().url.endsWith("/favicon.ico")) return;
+    if (message.type() === "error" || message.type() === "warning") {
+      incidents.errors.push(`console.${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on("pageerror", (error) => incidents.errors.push(`pageerror: ${error.message}`));
+  return incidents;
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  const path = `${OUT}${name}.png`;
+  await page.screenshot({ path });
+  const info = await Deno.stat(path);
+  assert.ok(info.size > 1000, `screenshot ${path} written`);
+}
+
+/** The texts of the name cells, in page order. */
+function names(page: Page): Promise<string[]> {
+  return page.locator("td.n bdi").allTextContents();
+}
+
+describe("browsing a bucket in headless Chromium", () => {
+  let missing: string | undefined;
+  let s3: S3rverHandle | undefined;
+  let shim: S3Shim | undefined;
+  const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
+  let browser: Browser | undefined;
+
+  before(async () => {
+    try {
+      await Deno.stat(CHROMIUM);
+    } catch {
+      missing = `Chromium is missing at ${CHROMIUM}: install Debian's package with ` +
+        "`apt-get install -y --no-install-recommends chromium` (CI installs it), " +
+        "or set CHROMIUM to its path";
+      return;
+    }
+    await Deno.mkdir(OUT, { recursive: true });
+    s3 = await startS3rver({ buckets: [BUCKET] });
+    shim = await startS3Shim(s3.port);
+    const text = { "content-type": "text/plain; charset=utf-8" };
+    await s3.putObject(BUCKET, "hello/greeting.txt", GREETING, text);
+    await s3.putObject(BUCKET, ATLAS + "README.md", README, text);
+    for (const key of MARKUP) await s3.putObject(BUCKET, "xss/" + key, "bytes of " + key, text);
+    await s3.putObjects(BUCKET, [
+      ["hello/notes/todo.txt", "todo"],
+      ["reports/2024/q4.pdf", kib(88)],
+      ["reports/summary.csv", "a,b\n"],
+      ["index-of-everything.json", "{}"],
+      // s3rver lists a folder only if it holds an object directly (real S3 lists it anyway).
+      ["projects/overview.txt", "projects"],
+      [ATLAS + "assets/logo.svg", "<svg/>"],
+      [ATLAS + "data/2024/q1.parquet", kib(1)],
+      [ATLAS + "data/readme.txt", "data"],
+      [ATLAS + "docs/architecture.md", "# Architecture"],
+      [ATLAS + "notebooks/explore.ipynb", "{}"],
+      [ATLAS + "CHANGELOG.md", kib(14.2)],
+      [ATLAS + "LICENSE", kib(1.1)],
+      [ATLAS + "atlas-v2.4.0.tar.gz", kib(3900)],
+      [ATLAS + "cover photo.jpg", kib(412)],
+      [ATLAS + "metrics-2024-06.csv", kib(87.5)],
+      [ATLAS + "model-weights.bin", kib(9800)],
+      [ATLAS + "sample.json", '{"ok":true}'],
+    ]);
+    const env = {
+      AWS_ENDPOINT_HOST: shim.host,
+      AWS_ENDPOINT_SCHEME: "http",
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    };
+    [proxies.deno, proxies.bun, browser] = await Promise.all([
+      startProxy({ runtime: "deno", env }),
+      startProxy({ runtime: "bun", env }),
+      chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30000 }),
+    ]);
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await Promise.all([proxies.deno?.stop(), proxies.bun?.stop()]);
+    await shim?.close();
+    await s3?.stop();
+  });
+
+  /** A fresh context and page; closed after `use`, even on failure. */
+  async function withPage(
+    options: Parameters<Browser["newContext"]>[0],
+    use: (page: Page, incidents: Incidents) => Promise<void>,
+  ): Promise<void> {
+    if (missing) assert.fail(missing);
+    assert.ok(browser, "the browser started");
+    const context: BrowserContext = await browser.newContext(options);
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(15000);
+      await use(page, watch(page));
+    } finally {
+      await context.close();
+    }
+  }
+
+  test("Chromium is installed", () => {
+    if (missing) assert.fail(missing);
+    assert.ok(browser?.isConnected());
+  });
+
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`from the root to a file's bytes, by clicking (proxy under ${runtime})`, async () => {
+      const proxy = proxies[runtime]!;
+      await withPage({ viewport: { width: 1000, height: 700 } }, async (page, incidents) => {
+        const root = await page.goto(`${proxy.url}/${BUCKET}/`);
+        assert.equal(root?.status(), 200);
+        assert.equal(await page.title(), `${BUCKET}/`);
+        assert.deepEqual(await names(page), [
+          "hello/",
+          "projects/",
+          "reports/",
+          "xss/",
+          "index-of-everything.json",
+        ]);
+        // The page's own stylesheet applies under its CSP (a blocked style would also be a
+        // console error, checked at the end).
+        assert.equal(
+          await page.locator("table").evaluate((t) => getComputedStyle(t).borderCollapse),
+          "collapse",
+        );
+        await screenshot(page, `${runtime}-1-root`);
+
+        await page.getByRole("link", { name: "hello/", exact: true }).click();
+        await page.waitForURL(`${proxy.url}/${BUCKET}/hello/`);
+        assert.deepEqual(await names(page), ["Parent folder", "notes/", "greeting.txt"]);
+        assert.deepEqual(await page.locator("nav.crumbs a").allTextContents(), [BUCKET, "hello"]);
+        await screenshot(page, `${runtime}-2-folder`);
+
+        await page.getByRole("link", { name: "greeting.txt" }).click();
+        await page.waitForURL((url) => url.searchParams.has("X-Amz-Signature"));
+        const file = new URL(page.url());
+        assert.equal(file.origin, shim!.endpoint, "the 307 led to the S3 server");
+        assert.equal(file.pathname, `/${BUCKET}/hello/greeting.txt`);
+        assert.equal(await page.locator("pre").textContent(), GREETING, "the bytes, exactly");
+        await screenshot(page, `${runtime}-3-file`);
+
+        // Back, then up through the parent row, then into projects/atlas/ by its breadcrumbs.
+        await page.goBack();
+        await page.waitForURL(`${proxy.url}/${BUCKET}/hello/`);
+        await page.getByRole("link", { name: "Parent folder" }).click();
+        await page.waitForURL(`${proxy.url}/${BUCKET}/`);
+        await page.getByRole("link", { name: "projects/", exact: true }).click();
+        await page.getByRole("link", { name: "atlas/", exact: true }).click();
+        await page.waitForURL(`${proxy.url}/${BUCKET}/${ATLAS}`);
+        assert.deepEqual(await page.locator("nav.crumbs a").allTextContents(), [
+          BUCKET,
+          "projects",
+          "atlas",
+        ]);
+        // Folders first, sizes, times.
+        const rows = await page.locator("tbody tr").evaluateAll((trs) =>
+          trs.map((tr) => [tr.className, ...[...tr.children].map((td) => td.textContent ?? "")])
+        );
+        assert.deepEqual(rows.map((r) => r[0]).join(""), "uddddffffffff");
+        const sizes = Object.fromEntries(rows.map((r) => [r[1], r[2]]));
+        assert.equal(sizes["atlas-v2.4.0.tar.gz"], "3.8 MiB");
+        assert.equal(sizes["cover photo.jpg"], "412 KiB");
+        assert.equal(sizes["LICENSE"], "1.1 KiB");
+        for (const row of rows.filter((r) => r[0] === "f")) {
+          assert.match(row[3], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, row[1]);
+        }
+        await screenshot(page, runtime === "deno" ? "listing-light" : `${runtime}-4-atlas`);
+
+        // Anywhere on a row opens it: here, a mouse click on its time cell.
+        const cell = await page.locator("tr", { hasText: "README.md" }).locator("td.t")
+          .boundingBox();
+        assert.ok(cell);
+        await page.mouse.click(cell.x + cell.width / 2, cell.y + cell.height / 2);
+        await page.waitForURL((url) => url.pathname.endsWith("/README.md"));
+        assert.equal(await page.locator("pre").textContent(), README);
+        await page.goBack();
+        await page.locator("nav.crumbs").getByRole("link", { name: "projects" }).click();
+        await page.waitForURL(`${proxy.url}/${BUCKET}/projects/`);
+
+        assert.deepEqual(incidents.dialogs, []);
+        assert.deepEqual(incidents.errors, []);
+      });
+    });
+  }
+
+  for (const bypassCSP of [false, true]) {
+    test(`names that look like markup are text and run nothing (CSP ${bypassCSP ? "bypassed" : "on"})`, async () => {
+      const proxy = proxies.deno!;
+      await withPage({ bypassCSP }, async (page, incidents) => {
+        await page.goto(`${proxy.url}/${BUCKET}/xss/`);
+        const shown = await names(page);
+        assert.deepEqual(
+          shown.slice().sort(),
+          [
+            "Parent folder",
+            "<script>alert`5`</",
+            ...MARKUP.filter((k) => !k.startsWith("<script>")),
+          ].sort(),
+        );
+        // Nothing the names spell was made into an element or attribute.
+        assert.equal(
+          await page.evaluate(() =>
+            document.querySelectorAll("img, script, iframe, [onload], [onerror], [onmouseover]")
+              .length
+          ),
+          0,
+        );
+        for (const link of await page.locator("td.n a").all()) await link.hover();
+        await screenshot(page, `xss-${bypassCSP ? "nocsp" : "csp"}`);
+
+        for (const key of MARKUP.filter((k) => !k.startsWith("<script>"))) {
+          await page.getByRole("link", { name: key, exact: true }).click();
+          await page.waitForURL((url) => url.searchParams.has("X-Amz-Signature"));
+          assert.equal(await page.locator("pre").textContent(), "bytes of " + key, key);
+          await page.goBack();
+          await page.waitForURL(`${proxy.url}/${BUCKET}/xss/`);
+        }
+        await page.getByRole("link", { name: "<script>alert`5`</", exact: true }).click();
+        await page.waitForURL(`${proxy.url}/${BUCKET}/xss/%3Cscript%3Ealert%605%60%3C/`);
+        assert.deepEqual(await page.locator("nav.crumbs a").allTextContents(), [
+          BUCKET,
+          "xss",
+          "<script>alert`5`<",
+        ]);
+        await page.getByRole("link", { name: "script>", exact: true }).click();
+        await page.waitForURL((url) => url.searchParams.has("X-Amz-Signature"));
+        assert.equal(await page.locator("pre").textContent(), "bytes of <script>alert`5`</script>");
+
+        assert.deepEqual(incidents.dialogs, [], "no script ran");
+        assert.deepEqual(incidents.errors, []);
+      });
+    });
+  }
+
+  test("readable on a phone: no sideways scrolling, the time under the name", async () => {
+    await withPage(
+      { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true },
+      async (page, incidents) => {
+        await page.goto(`${proxies.deno!.url}/${BUCKET}/${ATLAS}`);
+        const overflow = await page.evaluate(() =>
+          document.documentElement.scrollWidth - document.documentElement.clientWidth
+        );
+        assert.equal(overflow, 0, "nothing wider than the screen");
+        const row = page.locator("tr", { hasText: "CHANGELOG.md" });
+        const name = await row.locator("td.n").boundingBox();
+        const time = await row.locator("td.t").boundingBox();
+        assert.ok(name && time);
+        assert.ok(await row.locator("td.t").isVisible(), "the time is shown");
+        assert.ok(time.y >= name.y + name.height - 1, "the time sits below the name");
+        const link = await row.locator("td.n a").boundingBox();
+        assert.ok(link && link.height >= 20);
+        await screenshot(page, "listing-phone");
+        assert.deepEqual(incidents.errors, []);
+      },
+    );
+  });
+
+  test("dark theme follows the system setting", async () => {
+    await withPage(
+      { viewport: { width: 1000, height: 700 }, colorScheme: "dark" },
+      async (page, incidents) => {
+        await page.goto(`${proxies.deno!.url}/${BUCKET}/${ATLAS}`);
+        const [background, color] = await page.evaluate(() => {
+          const style = getComputedStyle(document.body);
+          return [style.backgroundColor, style.color];
+        });
+        assert.equal(background, "rgb(13, 17, 23)");
+        assert.notEqual(color, "rgb(31, 35, 40)");
+        await screenshot(page, "listing-dark");
+        assert.deepEqual(incidents.errors, []);
+      },
+    );
+  });
+});
