@@ -375,7 +375,7 @@ const CSS = [
   "tbody tr{display:grid;grid-template-columns:minmax(0,1fr) auto;column-gap:.75rem;",
   "padding:.7rem .9rem}tbody tr+tr{border-top:1px solid var(--line)}",
   "tbody tr+tr td{border-top:0}td{padding:0}td.t{grid-column:1;padding-left:1.8rem;",
-  "font-size:.8rem;line-height:1.4}td.t:empty{display:none}td.s{line-height:1.5}",
+  "font-size:.8rem;line-height:1.4}td.t:empty{display:none}td.s{line-height:1.6}",
   ".empty{grid-column:1/-1;padding:2rem 0}}",
 ].join("");
 
@@ -537,7 +537,7 @@ export function renderListingHtml(listing: Listing, options: RenderOptions): str
     `<body>${ICONS}<main>` +
     `<nav class="crumbs" aria-label="Breadcrumb"><ol>${crumbs}</ol></nav>` +
     `<p class="sum">${summary.join(" · ")}${
-      v.isTruncated ? " on this page · more on the next" : ""
+      v.isTruncated ? " on this page · more on the next page" : ""
     }</p>` +
     '<div class="box"><table><thead><tr><th scope="col">Name</th>' +
     '<th scope="col" class="s">Size</th><th scope="col" class="t">Last modified</th></tr></thead>' +
