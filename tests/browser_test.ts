@@ -46,6 +46,19 @@ const OUT = `${REPO_ROOT}.test-output/browser/`;
 
 const BUCKET = "acme-datasets";
 const ATLAS = "projects/atlas/";
+/**
+ * The files of projects/atlas/ (besides README.md): size in KiB, the modification time given
+ * to the object (s3rver lists its file's mtime), and the size and time the page should show.
+ */
+const ATLAS_FILES: Record<string, [kib: number, mtime: string, size: string, time: string]> = {
+  "CHANGELOG.md": [14.2, "2025-03-14T09:26:53Z", "14 KiB", "2025-03-14 09:26:53 UTC"],
+  "LICENSE": [1.1, "2023-01-09T17:02:11Z", "1.1 KiB", "2023-01-09 17:02:11 UTC"],
+  "atlas-v2.4.0.tar.gz": [3900, "2025-03-14T10:05:12Z", "3.8 MiB", "2025-03-14 10:05:12 UTC"],
+  "cover photo.jpg": [412, "2024-11-02T18:44:05Z", "412 KiB", "2024-11-02 18:44:05 UTC"],
+  "metrics-2024-06.csv": [87.5, "2024-07-01T00:15:00Z", "88 KiB", "2024-07-01 00:15:00 UTC"],
+  "model-weights.bin": [9800, "2025-02-27T21:38:19Z", "9.6 MiB", "2025-02-27 21:38:19 UTC"],
+  "sample.json": [0.3, "2024-09-18T12:00:31Z", "307 B", "2024-09-18 12:00:31 UTC"],
+};
 const GREETING = "Hello from a private bucket: ünïcödé ✓\n";
 const README = "# Atlas\n\nA dataset of everything, with <b>markup</b> that stays text.\n";
 
@@ -135,14 +148,18 @@ describe("browsing a bucket in headless Chromium", () => {
       [ATLAS + "data/readme.txt", "data"],
       [ATLAS + "docs/architecture.md", "# Architecture"],
       [ATLAS + "notebooks/explore.ipynb", "{}"],
-      [ATLAS + "CHANGELOG.md", kib(14.2)],
-      [ATLAS + "LICENSE", kib(1.1)],
-      [ATLAS + "atlas-v2.4.0.tar.gz", kib(3900)],
-      [ATLAS + "cover photo.jpg", kib(412)],
-      [ATLAS + "metrics-2024-06.csv", kib(87.5)],
-      [ATLAS + "model-weights.bin", kib(9800)],
-      [ATLAS + "sample.json", '{"ok":true}'],
+      ...Object.entries(ATLAS_FILES).map(([name, [size]]): [string, Uint8Array] => [
+        ATLAS + name,
+        kib(size),
+      ]),
     ]);
+    // Realistic, distinct times: s3rver stores an object as <directory>/<bucket>/<key>._S3rver_object
+    // and lists the mtime of that file.
+    const times = [...Object.entries(ATLAS_FILES), ["README.md", [0, "2025-03-14T09:27:40Z"]]];
+    for (const [name, [, mtime]] of times as [string, [number, string]][]) {
+      const file = `${s3.directory}/${BUCKET}/${ATLAS}${name}._S3rver_object`;
+      await Deno.utime(file, new Date(mtime), new Date(mtime));
+    }
     const env = {
       AWS_ENDPOINT_HOST: shim.host,
       AWS_ENDPOINT_SCHEME: "http",
@@ -239,12 +256,8 @@ describe("browsing a bucket in headless Chromium", () => {
           trs.map((tr) => [tr.className, ...[...tr.children].map((td) => td.textContent ?? "")])
         );
         assert.deepEqual(rows.map((r) => r[0]).join(""), "uddddffffffff");
-        const sizes = Object.fromEntries(rows.map((r) => [r[1], r[2]]));
-        assert.equal(sizes["atlas-v2.4.0.tar.gz"], "3.8 MiB");
-        assert.equal(sizes["cover photo.jpg"], "412 KiB");
-        assert.equal(sizes["LICENSE"], "1.1 KiB");
-        for (const row of rows.filter((r) => r[0] === "f")) {
-          assert.match(row[3], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, row[1]);
+        for (const [name, [, , size, time]] of Object.entries(ATLAS_FILES)) {
+          assert.deepEqual(rows.find((r) => r[1] === name)?.slice(2), [size, time], name);
         }
         await screenshot(page, runtime === "deno" ? "listing-light" : `${runtime}-4-atlas`);
 
