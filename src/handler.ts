@@ -214,14 +214,20 @@ export function createHandler(
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
     try {
-      return await deps.fetch(url, {
-        method,
-        headers,
-        redirect: "manual",
-        // Not linked to req.signal: Deno aborts it once the response headers are sent, which
-        // would cut the streamed body. A client that goes away cancels the body stream instead.
-        signal: timeout.signal,
-      });
+      return await deps.fetch(
+        url,
+        <RequestInit & { decompress: boolean }> {
+          method,
+          headers,
+          redirect: "manual",
+          // Bytes pass through as stored: Bun's fetch would otherwise gunzip an object stored
+          // with Content-Encoding: gzip, and we would relay plain bytes labelled gzip.
+          decompress: false,
+          // Not linked to req.signal: Deno aborts it once the response headers are sent, which
+          // would cut the streamed body. A client that goes away cancels the body stream instead.
+          signal: timeout.signal,
+        },
+      );
     } catch (e) {
       if (timeout.signal.aborted) {
         throw new HttpError(
