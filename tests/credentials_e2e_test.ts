@@ -34,6 +34,7 @@ import {
   startFakeImds,
   startFakeSts,
 } from "./support/fake_aws.ts";
+import { closedPort, type Forwarder, startForwarder, type Upstream } from "./support/forwarder.ts";
 import { main as signingKeyCli } from "../src/cli/signing_key.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -101,98 +102,7 @@ function randomText(prefix: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A recording TCP forwarder in front of s3rver
-
-/** The head of one request that reached s3rver through the forwarder. */
-interface Upstream {
-  method: string;
-  target: string;
-  headers: Map<string, string>;
-}
-
-interface Forwarder {
-  host: string;
-  seen: Upstream[];
-  close(): Promise<void>;
-}
-
-function startForwarder(targetPort: number): Forwarder {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const tasks = new Set<Promise<void>>();
-  const seen: Upstream[] = [];
-  const closeQuietly = (c: Deno.Conn) => {
-    try {
-      c.close();
-    } catch { /* already closed */ }
-    conns.delete(c);
-  };
-  async function pipe(from: Deno.Conn, to: Deno.Conn, onData?: (b: Uint8Array) => void) {
-    const buf = new Uint8Array(65536);
-    for (let n; (n = await from.read(buf)) !== null;) {
-      onData?.(buf.subarray(0, n));
-      const bytes = buf.subarray(0, n);
-      for (let sent = 0; sent < bytes.length;) sent += await to.write(bytes.subarray(sent));
-    }
-  }
-  async function serve(client: Deno.Conn) {
-    conns.add(client);
-    let server: Deno.Conn;
-    try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-    } catch {
-      closeQuietly(client);
-      return;
-    }
-    conns.add(server);
-    // Upstream requests here are GET/HEAD without a body: heads follow each other.
-    let pending = "";
-    const decoder = new TextDecoder("latin1");
-    const record = (bytes: Uint8Array) => {
-      pending += decoder.decode(bytes, { stream: true });
-      for (let end; (end = pending.indexOf("\r\n\r\n")) >= 0;) {
-        const [line, ...rest] = pending.slice(0, end).split("\r\n");
-        pending = pending.slice(end + 4);
-        const [method, target] = line.split(" ");
-        const headers = new Map<string, string>();
-        for (const h of rest) {
-          const colon = h.indexOf(":");
-          headers.set(h.slice(0, colon).trim().toLowerCase(), h.slice(colon + 1).trim());
-        }
-        seen.push({ method, target, headers });
-      }
-    };
-    await Promise.race([pipe(client, server, record), pipe(server, client)]).catch(() => {});
-    closeQuietly(client);
-    closeQuietly(server);
-  }
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      const task = serve(conn).catch(() => {});
-      tasks.add(task);
-      task.finally(() => tasks.delete(task));
-    }
-  })().catch(() => {});
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    host: `127.0.0.1:${port}`,
-    seen,
-    async close() {
-      listener.close();
-      for (const c of [...conns]) closeQuietly(c);
-      await accepting;
-      await Promise.allSettled([...tasks]);
-    },
-  };
-}
-
-/** A port nothing listens on (bound, then released). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+// Helpers
 
 /** Closes a fake when the scope ends. */
 function closing(fake: { close(): Promise<void> }): AsyncDisposable {

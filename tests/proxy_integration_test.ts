@@ -28,6 +28,7 @@ import {
   startProxy,
   startProxyExpectingExit,
 } from "./support/proxy.ts";
+import { closedPort, type Forwarder, startForwarder, type Upstream } from "./support/forwarder.ts";
 import { deriveSigningKey } from "../src/s3/sigv4.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -133,108 +134,7 @@ function locationPath(location: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A recording TCP forwarder in front of s3rver, and a server that accepts and never answers.
-
-/** The head of one request that went through the forwarder. */
-interface Upstream {
-  method: string;
-  target: string;
-  headers: Map<string, string>;
-}
-
-interface Forwarder {
-  port: number;
-  host: string;
-  seen: Upstream[];
-  close(): Promise<void>;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
-}
-
-function startForwarder(targetPort: number): Forwarder {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const tasks = new Set<Promise<void>>();
-  const seen: Upstream[] = [];
-  const closeQuietly = (c: Deno.Conn) => {
-    try {
-      c.close();
-    } catch { /* already closed */ }
-    conns.delete(c);
-  };
-
-  async function pipe(from: Deno.Conn, to: Deno.Conn, onData?: (b: Uint8Array) => void) {
-    const buf = new Uint8Array(65536);
-    for (let n; (n = await from.read(buf)) !== null;) {
-      onData?.(buf.subarray(0, n));
-      await writeAll(to, buf.subarray(0, n));
-    }
-  }
-
-  async function serve(client: Deno.Conn) {
-    conns.add(client);
-    let server: Deno.Conn;
-    try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-    } catch {
-      closeQuietly(client);
-      return;
-    }
-    conns.add(server);
-    let pending = "";
-    let skip = 0;
-    const decoder = new TextDecoder("latin1");
-    const record = (bytes: Uint8Array) => {
-      pending += decoder.decode(bytes, { stream: true });
-      for (;;) {
-        if (skip > 0) {
-          const n = Math.min(skip, pending.length);
-          pending = pending.slice(n);
-          skip -= n;
-          if (skip > 0) return;
-        }
-        const end = pending.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const [line, ...rest] = pending.slice(0, end).split("\r\n");
-        pending = pending.slice(end + 4);
-        const [method, target] = line.split(" ");
-        const headers = new Map<string, string>();
-        for (const h of rest) {
-          const colon = h.indexOf(":");
-          headers.set(h.slice(0, colon).trim().toLowerCase(), h.slice(colon + 1).trim());
-        }
-        seen.push({ method, target, headers });
-        skip = Number(headers.get("content-length") ?? 0);
-      }
-    };
-    await Promise.race([pipe(client, server, record), pipe(server, client)]).catch(() => {});
-    closeQuietly(client);
-    closeQuietly(server);
-  }
-
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      const task = serve(conn).catch(() => {});
-      tasks.add(task);
-      task.finally(() => tasks.delete(task));
-    }
-  })().catch(() => {});
-
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    port,
-    host: `127.0.0.1:${port}`,
-    seen,
-    async close() {
-      listener.close();
-      for (const c of [...conns]) closeQuietly(c);
-      await accepting;
-      await Promise.allSettled([...tasks]);
-    },
-  };
-}
+// A server that accepts and never answers (the recording forwarder is in support/forwarder.ts).
 
 /** A TCP server that accepts connections and never writes a byte. */
 function startSilentServer(): { port: number; close(): Promise<void> } {
@@ -255,14 +155,6 @@ function startSilentServer(): { port: number; close(): Promise<void> } {
       await accepting;
     },
   };
-}
-
-/** A port nothing listens on (bound, then released). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------------
