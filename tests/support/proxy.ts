@@ -9,6 +9,8 @@
  * @module
  */
 
+import { readLines } from "./lines.ts";
+
 /** The runtime that serves the proxy. */
 export type Runtime = "deno" | "bun";
 
@@ -92,23 +94,6 @@ function command(options: ProxyOptions): Deno.Command {
     stdout: "piped",
     stderr: "piped",
   });
-}
-
-/** Split a byte stream into text lines, calling `onLine` for each; resolves at EOF. */
-async function readLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      onLine(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
-    }
-  }
-  if (rest) onLine(rest);
 }
 
 function parseObject(line: string): Record<string, unknown> | undefined {

@@ -44,6 +44,7 @@
  */
 
 import { AwsClient } from "aws4fetch";
+import { readLines } from "./lines.ts";
 
 /** An access key pair the fake accepts. */
 export interface KeyPair {
@@ -215,23 +216,6 @@ export function decodeXmlText(s: string): string {
       e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10),
     );
   });
-}
-
-/** Split a byte stream into text lines, calling `onLine` for each; resolves at EOF. */
-async function readLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let nl;
-    while ((nl = rest.indexOf("\n")) >= 0) {
-      onLine(rest.slice(0, nl));
-      rest = rest.slice(nl + 1);
-    }
-  }
-  if (rest) onLine(rest);
 }
 
 const MAIN = new URL("./s3rver_main.mjs", import.meta.url);
