@@ -6,19 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeStrict, encodeKeyPath, encodeQueryComponent } from "../src/s3/encode.ts";
+import { prng } from "./support/random.ts";
 
 const SEED = 0xe5c0de;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~";
 

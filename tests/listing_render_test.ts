@@ -19,6 +19,7 @@ import {
   renderListingJson,
 } from "../src/listing/render.ts";
 import { decodeStrict, encodeKeyPath } from "../src/s3/encode.ts";
+import { prng } from "./support/random.ts";
 
 const ORIGIN = "http://proxy.test";
 
@@ -432,18 +433,6 @@ describe("helpers", () => {
     assert.doesNotMatch(LISTING_CSP, /script-src|unsafe/);
   });
 });
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = [
   ..."abcXYZ019-_.~ !\"#$%&'()*+,/:;<=>?@[\\]^`{|}",

@@ -7,20 +7,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { hmac, hmacHex, hmacKey, sha256, sha256Hex, toHex } from "../src/crypto/sha256.ts";
+import { prng } from "./support/random.ts";
 
 const SEED = 0x5eed2026;
-
-/** Mulberry32: a small seeded PRNG (32-bit state), good enough for test inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, length: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);

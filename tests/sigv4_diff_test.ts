@@ -24,20 +24,10 @@ import {
   signHeaders,
   UNSIGNED_PAYLOAD,
 } from "../src/s3/sigv4.ts";
+import { prng } from "./support/random.ts";
 
 const SEED = Number(globalThis.process?.env?.DIFF_SEED ?? 0x51ea5e);
 const CASES_PER_MODE = 1200;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(rand: Rand, items: readonly T[]): T => items[(rand() * items.length) | 0];
