@@ -425,15 +425,7 @@ export function signHeaders(
   const authorization = ALGORITHM + " Credential=" + ctx.credentials.accessKeyId + "/" +
     sig.scope + ", SignedHeaders=" + sig.signedHeaders + ", Signature=" + sig.signature;
   added.push(["authorization", authorization]);
-  return {
-    canonicalRequest: sig.canonicalRequest,
-    stringToSign: sig.stringToSign,
-    signedHeaders: sig.signedHeaders,
-    scope: sig.scope,
-    signature: sig.signature,
-    authorization,
-    headers: added,
-  };
+  return { ...sig, authorization, headers: added };
 }
 
 /** Options of {@linkcode presign}. */
@@ -506,12 +498,5 @@ export function presign(parts: RequestParts, ctx: SignContext, options: PresignO
   }
   const sig = sign(parts, query, headers, ctx, date);
   // The query we send is exactly the canonical query that was signed, plus the signature.
-  return {
-    canonicalRequest: sig.canonicalRequest,
-    stringToSign: sig.stringToSign,
-    signedHeaders: sig.signedHeaders,
-    scope: sig.scope,
-    signature: sig.signature,
-    query: query + "&X-Amz-Signature=" + sig.signature,
-  };
+  return { ...sig, query: query + "&X-Amz-Signature=" + sig.signature };
 }
