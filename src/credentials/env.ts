@@ -9,20 +9,21 @@
  */
 
 import { type CredentialProvider, CredentialSourceError, staticProvider } from "./provider.ts";
-import { decodeSigningKey, signingKeyFileProvider, signingKeyProvider } from "./signing_key.ts";
+import {
+  decodeSigningKey,
+  type SigningKeyFileOptions,
+  signingKeyFileProvider,
+  signingKeyProvider,
+} from "./signing_key.ts";
 
-/** What {@linkcode environmentProvider} needs besides the environment. */
-export interface EnvironmentIo {
-  readonly readTextFile: (path: string) => Promise<string>;
-  readonly now: () => number;
-  readonly log: (event: Record<string, unknown>) => void;
-  readonly setTimeout?: (fn: () => void, ms: number) => unknown;
-  readonly clearTimeout?: (id: unknown) => void;
-  /** Signing-key file poll interval (default 10 s). */
-  readonly pollMs?: number;
-  /** Warn this long before UTC midnight when the file has no key for the next day (default 6 h). */
-  readonly warnAheadMs?: number;
-}
+/**
+ * What {@linkcode environmentProvider} needs besides the environment: the I/O and tuning it
+ * hands to {@linkcode signingKeyFileProvider} (only `now` and `log` serve the other modes).
+ */
+export type EnvironmentIo = Pick<
+  SigningKeyFileOptions,
+  "readTextFile" | "now" | "log" | "setTimeout" | "clearTimeout" | "pollMs" | "warnAheadMs"
+>;
 
 const KEY_ID = /^[\x21-\x7e]+$/;
 
