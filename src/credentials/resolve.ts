@@ -129,21 +129,28 @@ function credentialSources(
     attempts: options.httpAttempts ?? attempts,
     sleep: io.sleep,
   });
-  const refreshing = (
-    source: string,
-    initial: Parameters<typeof refreshingProvider>[0]["initial"],
+  /**
+   * A remote source: fetched once now (a broken set-up fails at startup), then refreshed with the
+   * same fetch. `source` names it after that first fetch (IMDS learns its role from it).
+   */
+  const refreshing = async (
+    source: () => string,
     fetchCredentials: Parameters<typeof refreshingProvider>[0]["fetchCredentials"],
-  ) =>
-    refreshingProvider({
-      source,
-      initial,
-      fetchCredentials,
-      now: io.now,
-      log: io.log,
-      refreshAheadMs: options.refreshAheadMs,
-      backoffMs: options.backoffMs,
-      maxBackoffMs: options.maxBackoffMs,
-    });
+  ): Promise<Found> => {
+    const initial = await fetchCredentials();
+    return {
+      provider: refreshingProvider({
+        source: source(),
+        initial,
+        fetchCredentials,
+        now: io.now,
+        log: io.log,
+        refreshAheadMs: options.refreshAheadMs,
+        backoffMs: options.backoffMs,
+        maxBackoffMs: options.maxBackoffMs,
+      }),
+    };
+  };
 
   return [
     {
@@ -182,14 +189,10 @@ function credentialSources(
           readTextFile: io.readTextFile,
           http: policy(5000, 3),
         };
-        const initial = await fetchWebIdentityCredentials(request);
-        return {
-          provider: refreshing(
-            `web identity (role ${roleArn})`,
-            initial,
-            () => fetchWebIdentityCredentials(request),
-          ),
-        };
+        return await refreshing(
+          () => `web identity (role ${roleArn})`,
+          () => fetchWebIdentityCredentials(request),
+        );
       },
     },
     {
@@ -214,14 +217,10 @@ function credentialSources(
           readTextFile: io.readTextFile,
           http: policy(2000, 3),
         };
-        const initial = await fetchContainerCredentials(request);
-        return {
-          provider: refreshing(
-            `container endpoint ${endpoint.origin}`,
-            initial,
-            () => fetchContainerCredentials(request),
-          ),
-        };
+        return await refreshing(
+          () => `container endpoint ${endpoint.origin}`,
+          () => fetchContainerCredentials(request),
+        );
       },
     },
     {
@@ -237,14 +236,10 @@ function credentialSources(
           now: io.now,
           http: policy(fromEnv.timeoutMs, fromEnv.attempts),
         });
-        const initial = await client.fetchCredentials();
-        return {
-          provider: refreshing(
-            `instance metadata ${endpoint} (role ${client.role})`,
-            initial,
-            () => client.fetchCredentials(),
-          ),
-        };
+        return await refreshing(
+          () => `instance metadata ${endpoint} (role ${client.role})`,
+          () => client.fetchCredentials(),
+        );
       },
     },
   ];
