@@ -13,21 +13,10 @@ import { main as presignCli } from "../src/cli/presign.ts";
 import { decodeStrict } from "../src/s3/encode.ts";
 import { deriveSigningKey } from "../src/s3/sigv4.ts";
 import { toHex } from "../src/crypto/sha256.ts";
+import { signingKeyVectors, VECTORS } from "./support/vectors.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const VECTORS = fileURLToPath(new URL("./vectors/", import.meta.url));
-
-interface KeyEntry {
-  name: string;
-  secret_access_key: string;
-  date: string;
-  region: string;
-  service: string;
-  scope: string;
-  signing_key_hex: string;
-  signing_key_base64: string;
-}
-const KEYS: KeyEntry[] = JSON.parse(readFileSync(VECTORS + "signing-keys.json", "utf8")).keys;
+const KEYS = signingKeyVectors();
 const NGINX = KEYS.find((k) => k.name === "ngx_aws_auth-readme-20160902-s3")!;
 const S3DOC = KEYS.find((k) => k.name === "s3-doc-examples-20130524-s3")!;
 const PRESIGNED = JSON.parse(readFileSync(VECTORS + "s3-examples.json", "utf8"))

@@ -21,10 +21,9 @@ import { CredentialSourceError, CredentialsUnavailableError } from "../src/crede
 import { runtimeCredentialIo } from "../src/credentials/io.ts";
 import type { SigningKeyCredentials } from "../src/s3/sigv4.ts";
 import { captureLog, manualTimers, memoryFiles, testClock } from "./support/fake_aws.ts";
+import { signingKeyVectors } from "./support/vectors.ts";
 
-const vectors = JSON.parse(
-  await Deno.readTextFile(new URL("./vectors/signing-keys.json", import.meta.url)),
-) as { keys: { signing_key_hex: string; signing_key_base64: string; scope: string }[] };
+const KEY_VECTORS = signingKeyVectors();
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const HOUR = 3_600_000;
@@ -59,8 +58,8 @@ const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")
 
 describe("decodeSigningKey and parseScope", () => {
   test("base64 and hex forms of every vector key decode to the same 32 bytes", () => {
-    assert.ok(vectors.keys.length > 0);
-    for (const v of vectors.keys) {
+    assert.ok(KEY_VECTORS.length > 0);
+    for (const v of KEY_VECTORS) {
       assert.equal(hex(decodeSigningKey(v.signing_key_base64)!), v.signing_key_hex);
       assert.equal(hex(decodeSigningKey(v.signing_key_hex)!), v.signing_key_hex);
       assert.equal(hex(decodeSigningKey(v.signing_key_hex.toUpperCase())!), v.signing_key_hex);
@@ -109,7 +108,7 @@ describe("parseSigningKeyFile", () => {
     const { entries, errors } = parseSigningKeyFile(text);
     assert.deepEqual(errors, []);
     assert.deepEqual(entries.map((e) => [e.date, e.line]), [["20160902", 3], ["20160903", 6]]);
-    assert.equal(hex(entries[0].signingKey), vectors.keys[0].signing_key_hex);
+    assert.equal(hex(entries[0].signingKey), KEY_VECTORS[0].signing_key_hex);
   });
 
   test("bad lines are reported by number, never by content", () => {
@@ -144,7 +143,7 @@ describe("parseSigningKeyFile", () => {
 });
 
 describe("signingKeyProvider (AWS_SIGNING_KEY + AWS_KEY_SCOPE)", () => {
-  const v = vectors.keys[0];
+  const v = KEY_VECTORS[0];
   const make = (now: () => number, log: (e: Record<string, unknown>) => void) =>
     signingKeyProvider({
       accessKeyId: "AKIDEXAMPLE",

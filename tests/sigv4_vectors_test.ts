@@ -13,7 +13,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { hmac, hmacKey, sha256, toHex } from "../src/crypto/sha256.ts";
 import { decodeStrict, encodeKeyPath } from "../src/s3/encode.ts";
 import {
@@ -26,8 +25,8 @@ import {
   UNSIGNED_PAYLOAD,
 } from "../src/s3/sigv4.ts";
 import { presignObjectUrl } from "../src/s3/presign_url.ts";
+import { signingKeyVectors, VECTORS } from "./support/vectors.ts";
 
-const VECTORS = fileURLToPath(new URL("./vectors/", import.meta.url));
 const SUITE = VECTORS + "aws-sig-v4-test-suite/";
 
 /**
@@ -534,22 +533,8 @@ describe("S3 documentation examples (s3-examples.json)", () => {
   }
 });
 
-interface SigningKeyEntry {
-  name: string;
-  secret_access_key: string;
-  date: string;
-  region: string;
-  service: string;
-  scope: string;
-  k_date_hex: string;
-  k_region_hex: string;
-  k_service_hex: string;
-  signing_key_hex: string;
-  signing_key_base64: string;
-}
-
 describe("signing keys (signing-keys.json)", () => {
-  const entries: SigningKeyEntry[] = JSON.parse(read(VECTORS + "signing-keys.json")).keys;
+  const entries = signingKeyVectors();
 
   test("holds the six documented keys", () => {
     assert.equal(entries.length, 6);
