@@ -258,7 +258,7 @@ export function createHandler(
     const empty = method === "HEAD" || res.status === 304 || res.status === 204;
     if (empty) res.body?.cancel().catch(() => {});
     if (res.status >= 400 && !empty) {
-      const { code, message } = await upstreamError(res);
+      const { code, message } = await upstreamError(res, config.upstreamTimeoutMs);
       const answer = errorResponse(
         res.status,
         code,
@@ -325,7 +325,14 @@ export function createHandler(
 
   /** Reads an upstream listing, or throws an HttpError that keeps S3's status and says why. */
   async function readListing(res: globalThis.Response, what: string): Promise<Listing> {
-    const xml = await res.text();
+    const bytes = await readBounded(res, MAX_LISTING_BODY, config.upstreamTimeoutMs);
+    if (bytes === "timeout") {
+      throw new HttpError(504, "GatewayTimeout", "the backend stalled while sending a listing");
+    }
+    if (bytes === undefined) {
+      throw new HttpError(502, "BadGateway", "the backend sent a listing we cannot read");
+    }
+    const xml = new TextDecoder().decode(bytes);
     if (res.status !== 200) {
       let detail = `the backend answered ${res.status}`;
       try {
@@ -487,15 +494,29 @@ export function createHandler(
 
 /** Largest upstream error body read; a longer one is not an S3 error document. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** Largest listing read (S3 sends at most 1000 entries, well under this). */
+const MAX_LISTING_BODY = 32 * 1024 * 1024;
 
-/** The Code and Message of an upstream error answer, read with a size cap. */
-async function upstreamError(res: globalThis.Response): Promise<{ code: string; message: string }> {
-  const fallback = { code: "UpstreamError", message: `the backend answered ${res.status}` };
-  if (!res.body || Number(res.headers.get("content-length") ?? 0) > MAX_ERROR_BODY) {
-    res.body?.cancel().catch(() => {});
-    return fallback;
+/**
+ * Reads a whole upstream body of at most `max` bytes within `timeoutMs`: the bytes, `undefined`
+ * when it is larger or breaks off, or `"timeout"` when it stalls. Never holds more than `max`.
+ */
+async function readBounded(
+  res: globalThis.Response,
+  max: number,
+  timeoutMs: number,
+): Promise<Uint8Array | undefined | "timeout"> {
+  if (!res.body) return new Uint8Array();
+  if (Number(res.headers.get("content-length") ?? 0) > max) {
+    res.body.cancel().catch(() => {});
+    return undefined;
   }
   const reader = res.body.getReader();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -503,21 +524,35 @@ async function upstreamError(res: globalThis.Response): Promise<{ code: string; 
       const { done, value } = await reader.read();
       if (done) break;
       size += value.length;
-      if (size > MAX_ERROR_BODY) {
+      if (size > max) {
         reader.cancel().catch(() => {});
-        return fallback;
+        return undefined;
       }
       chunks.push(value);
     }
   } catch {
-    return fallback;
+    return timedOut ? "timeout" : undefined;
+  } finally {
+    clearTimeout(timer);
   }
+  if (timedOut) return "timeout";
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
     offset += chunk.length;
   }
+  return bytes;
+}
+
+/** The Code and Message of an upstream error answer, read with a size cap. */
+async function upstreamError(
+  res: globalThis.Response,
+  timeoutMs: number,
+): Promise<{ code: string; message: string }> {
+  const fallback = { code: "UpstreamError", message: `the backend answered ${res.status}` };
+  const bytes = await readBounded(res, MAX_ERROR_BODY, timeoutMs);
+  if (!(bytes instanceof Uint8Array)) return fallback;
   try {
     const error = parseS3Error(new TextDecoder().decode(bytes));
     return { code: error.code || fallback.code, message: error.message || fallback.message };

@@ -883,6 +883,42 @@ describe("backend failures", () => {
     assert.ok(elapsed < 1000, `answered after ${elapsed} ms`);
     assert.deepEqual(s.logs.map((e) => e.status), [504, 504]);
   });
+
+  test("a listing body that stalls: 504 after UPSTREAM_TIMEOUT; one too large: 502", async () => {
+    let cancelled = 0;
+    const stalling = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("<?xml version='1.0'?><ListBucketResult>"));
+        },
+        cancel() {
+          cancelled++;
+        },
+      });
+    const folderOf = (listing: () => Response) => (call: Call) =>
+      new URL(call.url).searchParams.has("list-type")
+        ? listing()
+        : new Response(null, { status: 404 });
+    const stalled = setup({ UPSTREAM_TIMEOUT: "0.05" }, {
+      respond: folderOf(() => new Response(stalling(), { status: 200 })),
+    });
+    const started = performance.now();
+    const res = await stalled.handler(request("GET", "/bucket/dir/", CHROME));
+    const elapsed = performance.now() - started;
+    assert.equal(res.status, 504);
+    assert.match(await res.text(), /stalled/);
+    assert.equal(cancelled, 1, "the stalled upstream body is cancelled");
+    assert.ok(elapsed >= 40 && elapsed < 1000, `answered after ${elapsed} ms`);
+
+    const huge = setup({}, {
+      respond: folderOf(() =>
+        new Response("x", { status: 200, headers: { "content-length": String(64 << 20) } })
+      ),
+    });
+    const big = await huge.handler(request("GET", "/bucket/dir/", CHROME));
+    assert.equal(big.status, 502);
+    assert.match(await big.text(), /cannot read/);
+  });
 });
 
 describe("redirects", () => {
