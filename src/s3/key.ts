@@ -25,11 +25,14 @@ export interface RawTarget {
  * Splits a request URL (`req.url`) into its raw path and query without decoding them, and
  * resolves `.` and `..` segments, whether written raw or as `%2E` in any case, as RFC 3986 does.
  * Deno hands us `/a/../b` unresolved where Bun has already resolved it; resolving here gives both
- * the same answer. `//` is kept: S3 keys may contain empty segments.
+ * the same answer. For the same reason a raw `\` in the path is a `/`, as in WHATWG URLs: Bun
+ * (like every browser) has already made it one, so `/a\..\b` is `/b` on both runtimes (a
+ * backslash in a key is spelled `%5C`). `//` is kept: S3 keys may contain empty segments.
  *
  * @example
  * ```ts
  * rawTarget("http://h/a/%2e%2E/b//c?x=1"); // { path: "/b//c", query: "x=1" }
+ * rawTarget("http://h/a\\..\\b"); // { path: "/b", query: "" }
  * ```
  */
 export function rawTarget(url: string): RawTarget {
@@ -42,7 +45,7 @@ export function rawTarget(url: string): RawTarget {
   if (rawPath.includes("#") || query.includes("#")) {
     throw new BadTargetError("the request target contains a raw '#'");
   }
-  return { path: removeDotSegments(rawPath), query };
+  return { path: removeDotSegments(rawPath.replaceAll("\\", "/")), query };
 }
 
 function dotKind(segment: string): 0 | 1 | 2 {
@@ -69,8 +72,8 @@ function removeDotSegments(path: string): string {
 }
 
 /**
- * Parses a raw query string into decoded pairs, strictly: a bad escape or invalid UTF-8 throws
- * {@linkcode BadTargetError}. `+` is a space, as in forms and in S3's own query parsing. A name
+ * Parses a raw query string into decoded pairs, strictly: a bad escape, invalid UTF-8, a NUL or
+ * U+FFFD (what Bun makes of bytes that are not UTF-8) throws {@linkcode BadTargetError}. `+` is a space, as in forms and in S3's own query parsing. A name
  * without `=` gets an empty value (`?acl` is `["acl", ""]`).
  *
  * @example
@@ -96,9 +99,24 @@ export function parseQuery(query: string): Pair[] {
     if (name.includes("\0") || value.includes("\0")) {
       throw new BadTargetError("the query contains a NUL character");
     }
+    if (name.includes(REPLACEMENT) || value.includes(REPLACEMENT)) throw notUtf8("query");
     pairs.push([name, value]);
   }
   return pairs;
+}
+
+/**
+ * U+FFFD, the replacement character. Bun turns bytes of a request target that are not UTF-8 into
+ * it before the handler sees the URL (Deno refuses them with a 400), so it cannot be told from
+ * them: it is refused too, and both runtimes give the same answer. A key holding U+FFFD cannot be
+ * read through the proxy.
+ */
+const REPLACEMENT = "\uFFFD";
+
+function notUtf8(where: string): BadTargetError {
+  return new BadTargetError(
+    `the ${where} holds U+FFFD, the mark of bytes that were not UTF-8`,
+  );
 }
 
 function truncate(text: string): string {
@@ -108,7 +126,7 @@ function truncate(text: string): string {
 /**
  * Decodes a raw key path (the part of the path after the bucket) into an S3 key: percent-decoded
  * once and strictly, `+` kept as a plus. Throws {@linkcode BadTargetError} on a bad escape, bytes
- * that are not UTF-8, a NUL, or a `.`/`..` segment that only appears after decoding (such as
+ * that are not UTF-8, a NUL, U+FFFD (see {@linkcode parseQuery}), or a `.`/`..` segment that only appears after decoding (such as
  * `a%2F..%2Fb`), since no client or S3 URL could carry it unchanged.
  *
  * @example
@@ -122,6 +140,7 @@ export function decodeKey(rawKey: string): string {
     throw new BadTargetError("the path is not valid percent-encoded UTF-8");
   }
   if (key.includes("\0")) throw new BadTargetError("the path contains a NUL character");
+  if (key.includes(REPLACEMENT)) throw notUtf8("path");
   if (key.includes(".")) {
     for (const segment of key.split("/")) {
       if (segment === "." || segment === "..") {
