@@ -158,6 +158,9 @@ export function classifyClient(headers: Headers, query: readonly Pair[]): [Clien
   return ["http", "default"];
 }
 
+/** A Host header value: `uri-host [":" port]` (RFC 9110): no `/`, `?`, `#`, `@`, `\` or space. */
+const HOST = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]*$/;
+
 function reject(status: number, code: string, message: string, headers?: Record<string, string>) {
   return { kind: "reject", status, code, message, headers } as const;
 }
@@ -177,7 +180,7 @@ function isSubresource(name: string): boolean {
 }
 
 /**
- * Decides what to do with a request.
+ * Decides what to do with a request. A `Host` header that is not a host and port is a `400`.
  *
  * @example
  * ```ts
@@ -186,6 +189,15 @@ function isSubresource(name: string): boolean {
  * ```
  */
 export function decide(method: string, url: string, headers: Headers, config: Config): Decision {
+  const host = headers.get("host");
+  if (host !== null && !HOST.test(host)) {
+    // Deno builds req.url from the Host header: `Host: h/other` would put `/other` in the path.
+    return {
+      route: reject(400, "InvalidHost", "the Host header is not a host name and port"),
+      client: "http",
+      clientReason: "n/a",
+    };
+  }
   let query: Pair[] = [];
   let path: string;
   try {
