@@ -272,7 +272,8 @@ export function createHandler(
       }
       return answer;
     }
-    return new Response(empty ? null : res.body, { status: res.status, headers });
+    const body = empty || !res.body ? null : idleTimeout(res.body, config.upstreamTimeoutMs);
+    return new Response(body, { status: res.status, headers });
   }
 
   async function redirect(
@@ -559,6 +560,40 @@ async function upstreamError(
   } catch {
     return fallback;
   }
+}
+
+/**
+ * The upstream body, erroring (and cancelling the upstream read) when a chunk it was asked for
+ * does not come within `ms`: a backend that stalls mid-body breaks the client's download instead
+ * of holding it open forever. Only time spent waiting on the backend counts; a client that reads
+ * slowly asks for less, and is never cut off.
+ */
+function idleTimeout(body: ReadableStream<Uint8Array>, ms: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the backend sent nothing for ${ms / 1000} s`)),
+          ms,
+        );
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), stalled]);
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        reader.cancel(e).catch(() => {});
+        controller.error(e);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 function messageOf(e: unknown): string {
