@@ -140,10 +140,15 @@ const API_AGENTS =
 export function classifyClient(headers: Headers, query: readonly Pair[]): [ClientKind, string] {
   const agent = headers.get("user-agent") ?? "";
   if (API_AGENTS.test(agent)) return ["api", "user-agent"];
-  for (const [name] of headers) {
-    if (name.startsWith("amz-sdk-")) return ["api", "amz-sdk-header"];
-    if (name.startsWith("x-amz-")) return ["api", "x-amz-header"];
-  }
+  // forEach, not for...of: Deno's Headers iterator costs ~10 µs for a browser's dozen headers,
+  // forEach ~1 µs (same order: sorted names). The first matching name wins, as before.
+  let sdkHeader: string | undefined;
+  headers.forEach((_, name) => {
+    if (sdkHeader !== undefined) return;
+    if (name.startsWith("amz-sdk-")) sdkHeader = "amz-sdk-header";
+    else if (name.startsWith("x-amz-")) sdkHeader = "x-amz-header";
+  });
+  if (sdkHeader !== undefined) return ["api", sdkHeader];
   const auth = headers.get("authorization") ?? "";
   if (auth.startsWith("AWS4-") || auth.startsWith("AWS ")) return ["api", "authorization"];
   for (const [name] of query) {
