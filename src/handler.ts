@@ -273,7 +273,21 @@ export function createHandler(
       }
       return answer;
     }
-    const body = empty || !res.body ? null : idleTimeout(res.body, config.upstreamTimeoutMs);
+    if (empty || !res.body) return new Response(null, { status: res.status, headers });
+    const length = res.headers.get("content-length");
+    if (length !== null && Number(length) <= MAX_BUFFERED_BODY) {
+      // A small body is read whole (within the timeout), so a break or a stall is a clean
+      // 502/504, and Bun sends it with its Content-Length (it drops it on a streamed body).
+      const bytes = await readBounded(res, MAX_BUFFERED_BODY, config.upstreamTimeoutMs);
+      if (bytes === "timeout") {
+        throw new HttpError(504, "GatewayTimeout", "the backend stalled while sending the body");
+      }
+      if (bytes === undefined || bytes.length !== Number(length)) {
+        throw new HttpError(502, "BadGateway", "the backend broke off the body");
+      }
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, headers });
+    }
+    const body = idleTimeout(res.body, config.upstreamTimeoutMs);
     return new Response(body, { status: res.status, headers });
   }
 
@@ -496,6 +510,8 @@ export function createHandler(
 
 /** Largest upstream error body read; a longer one is not an S3 error document. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** Largest body read whole before it is passed on; a longer one is streamed. */
+const MAX_BUFFERED_BODY = 64 * 1024;
 /** Largest listing read (S3 sends at most 1000 entries, well under this). */
 const MAX_LISTING_BODY = 32 * 1024 * 1024;
 
