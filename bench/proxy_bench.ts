@@ -484,7 +484,8 @@ async function main(): Promise<void> {
     wrk
       ? `load generator: wrk (${threads} thread${threads > 1 ? "s" : ""})`
       : `load generator: in-process fetch loops (${connections} concurrent, keep-alive)` +
-        (generatorOption === "auto" ? " - wrk not found on PATH" : ""),
+        (generatorOption === "auto" ? " - wrk not found on PATH" : "") +
+        "\n  (it saturates before a bare server does, so the ratios to bare understate the gap)",
   );
   console.log(
     `${cpus} CPU(s): the load generator, the upstream (in this process) and the server ` +
