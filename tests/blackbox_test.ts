@@ -544,6 +544,13 @@ describe("black box: hostile inputs against the proxy under Deno and Bun", () =>
           assert.equal(res.status, 400, host);
           assert.deepEqual(upstream, [], host);
         }
+        const twoHosts = bytes(
+          "GET /bkt/a.txt HTTP/1.1\r\nHost: proxy.test\r\nHost: 127.0.0.1/other\r\n" +
+            "Connection: close\r\n\r\n",
+        );
+        const [two, twoUpstream] = await probe(main, twoHosts);
+        assert.equal(two.status, 400, "two Host headers");
+        assert.deepEqual(twoUpstream, []);
         for (const host of ["evil.example", "evil.example:8443", "[::1]:1", "", "other"]) {
           const [res] = await probe(
             main,
