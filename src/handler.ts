@@ -82,7 +82,16 @@ export function amzDate(ms: number): string {
 
 /** An error answered to the client with a status and a short message. */
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  /**
+   * @param detail what only the log gets (for a 502: the runtime's error, which names internal
+   * addresses and ports).
+   */
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly detail?: string,
+  ) {
     super(message);
   }
 }
@@ -236,7 +245,13 @@ export function createHandler(
           `the backend sent no response within ${config.upstreamTimeoutMs / 1000} s`,
         );
       }
-      throw new HttpError(502, "BadGateway", `the backend is unreachable (${causeOf(e)})`);
+      const cause = causeOf(e);
+      throw new HttpError(
+        502,
+        "BadGateway",
+        `the backend is unreachable (${failureKind(cause)})`,
+        cause,
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -256,6 +271,10 @@ export function createHandler(
         headers.set(name, value);
       }
     });
+    if (res.status < 200 || res.status > 599) {
+      res.body?.cancel().catch(() => {});
+      throw new HttpError(502, "BadGateway", `the backend answered with status ${res.status}`);
+    }
     const empty = method === "HEAD" || res.status === 304 || res.status === 204;
     if (empty) res.body?.cancel().catch(() => {});
     if (res.status >= 400 && !empty) {
@@ -481,7 +500,7 @@ export function createHandler(
       response = await serve(req, route);
     } catch (e) {
       const known = e instanceof HttpError;
-      if (!known) error = messageOf(e);
+      error = known ? e.detail : messageOf(e);
       response = errorResponse(
         known ? e.status : 500,
         known ? e.code : "InternalError",
@@ -615,6 +634,18 @@ function idleTimeout(body: ReadableStream<Uint8Array>, ms: number): ReadableStre
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** A short, safe name for a connection failure, for the client: no address, no port. */
+function failureKind(cause: string): string {
+  if (/refused/i.test(cause)) return "connection refused";
+  if (/reset|broken pipe|closed/i.test(cause)) return "connection reset";
+  if (/dns|lookup|resolve|getaddrinfo|not known|no address/i.test(cause)) {
+    return "host name not resolved";
+  }
+  if (/certificate|tls|ssl|handshake/i.test(cause)) return "TLS failure";
+  if (/timed? ?out/i.test(cause)) return "connection timed out";
+  return "connection failed";
 }
 
 function causeOf(e: unknown): string {

@@ -841,9 +841,11 @@ describe("backend failures", () => {
     const res = await s.handler(request("GET", "/bucket/index.html"));
     assert.equal(res.status, 502);
     const body = await res.text();
-    assert.match(body, /Connection refused/);
-    assert.match(body, /unreachable|backend/i);
+    assert.match(body, /unreachable \(connection refused\)/i);
+    // The runtime's own words (addresses, ports) go to the log only.
+    assert.ok(!body.includes("os error"), body);
     assert.equal(s.logs.at(-1)?.status, 502);
+    assert.match(String(s.logs.at(-1)?.error), /Connection refused \(os error 111\)/);
   });
 
   test("fetch rejecting without a cause: 502 with its message", async () => {
@@ -852,7 +854,25 @@ describe("backend failures", () => {
     });
     const res = await s.handler(request("GET", "/bucket?list-type=2", AWSCLI));
     assert.equal(res.status, 502);
-    assert.match(await res.text(), /ENOTFOUND/);
+    const body = await res.text();
+    assert.match(body, /unreachable \(host name not resolved\)/);
+    assert.ok(!body.includes("s3.invalid"), body);
+    assert.match(String(s.logs.at(-1)?.error), /ENOTFOUND s3\.invalid/);
+  });
+
+  test("a backend status outside 200-599 (a 101, say) is a 502", async () => {
+    for (const status of [101, 199]) {
+      const s = setup({}, {
+        respond: () => {
+          const res = new Response(null, { status: 200 });
+          Object.defineProperty(res, "status", { value: status });
+          return res;
+        },
+      });
+      const res = await s.handler(request("GET", "/bucket/index.html", AWSCLI));
+      assert.equal(res.status, 502, String(status));
+      assert.match(await res.text(), new RegExp(`status ${status}`));
+    }
   });
 
   test("fetch never answering: 504 after UPSTREAM_TIMEOUT, promptly", async () => {
