@@ -287,9 +287,13 @@ function decideRoute(
   if (wantsFolder) {
     return { kind: "folder", bucket, prefix: key, query: query.filter(([n]) => n === "page") };
   }
-  const objectQuery = pick(query, OBJECT_PARAMS);
+  let objectQuery = pick(query, OBJECT_PARAMS);
   const streamed = config.proxyPattern.test(key) || config.redirect === "never" ||
     (config.redirect === "auto" && client === "api");
+  if (streamed && client !== "api") {
+    // On our own origin, a client-chosen type would let any object be served as HTML.
+    objectQuery = objectQuery.filter(([name]) => name !== "response-content-type");
+  }
   return { kind: "object", bucket, key, query: objectQuery, mode: streamed ? "proxy" : "redirect" };
 }
 

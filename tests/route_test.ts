@@ -314,6 +314,27 @@ describe("object parameters", () => {
     assert.equal(r.mode, "redirect");
     assert.deepEqual(r.query, [["versionId", "3"], ["response-content-type", "a"]]);
   });
+
+  test("on our own origin, a browser or curl cannot choose the type of a streamed object", () => {
+    const target = "/bucket/notes.txt?response-content-type=text%2Fhtml&versionId=3";
+    const never = cfg({ REDIRECT: "never" });
+    for (const headers of [CHROME, CURL]) {
+      for (
+        const [path, config] of [[target, never], [
+          target.replace("notes.txt", "index.html"),
+          PATH,
+        ]] as const
+      ) {
+        const r = assertObject(route("GET", path, config, headers), path);
+        assert.equal(r.mode, "proxy");
+        assert.deepEqual(r.query, [["versionId", "3"]], path);
+      }
+    }
+    // S3 API clients stream too, on S3's terms: the parameter is theirs to use.
+    const api = assertObject(route("GET", target, PATH, AWSCLI), "api");
+    assert.equal(api.mode, "proxy");
+    assert.deepEqual(api.query, [["response-content-type", "text/html"], ["versionId", "3"]]);
+  });
 });
 
 describe("PROXY_PATTERN and REDIRECT", () => {
