@@ -477,7 +477,12 @@ export function createHandler(
         return await folder(req, route.bucket, route.prefix, route.query);
       case "object": {
         if (route.mode === "redirect") {
-          if (config.listing && decisions.get(req)?.client === "browser") {
+          // Links in our own listings name exact keys (folders end in `/`): a click on one
+          // (Sec-Fetch-Site: same-origin) needs no check; a typed or outside link does.
+          if (
+            config.listing && decisions.get(req)?.client === "browser" &&
+            req.headers.get("sec-fetch-site") !== "same-origin"
+          ) {
             const slash = await slashRedirect(req, route.bucket, route.key);
             if (slash) return slash;
           }

@@ -992,6 +992,20 @@ describe("redirects", () => {
     }
   });
 
+  test("a click in our own listing (Sec-Fetch-Site: same-origin) asks nothing upstream", async () => {
+    const typed = setup(env);
+    await typed.handler(
+      request("GET", "/bucket/dir/a.bin", { ...CHROME, "sec-fetch-site": "none" }),
+    );
+    assert.deepEqual(typed.calls.map((c) => c.method), ["HEAD"], "a typed URL is checked");
+    const clicked = setup(env);
+    const res = await clicked.handler(
+      request("GET", "/bucket/dir/a.bin", { ...CHROME, "sec-fetch-site": "same-origin" }),
+    );
+    assert.equal(res.status, 307);
+    assert.equal(clicked.calls.length, 0);
+  });
+
   test("aws4fetch presigns the same URL", async () => {
     const s = setup(env);
     const res = await s.handler(request("GET", "/bucket/dir/a%20b.bin?versionId=7", CURL));
