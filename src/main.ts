@@ -26,8 +26,21 @@ declare const Bun: {
 /** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+const encoder = new TextEncoder();
+
+/** One JSON line on stdout; in Deno written directly (console.log costs more than the request). */
 function log(entry: LogEntry): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), ...entry }));
+  const line = JSON.stringify(
+    "time" in entry ? entry : { time: new Date().toISOString(), ...entry },
+  );
+  if (typeof Deno === "undefined") {
+    console.log(line);
+    return;
+  }
+  const bytes = encoder.encode(line + "\n");
+  for (let written = 0; written < bytes.length;) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
 }
 
 function readEnv(): Record<string, string | undefined> {
