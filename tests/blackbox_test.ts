@@ -20,6 +20,7 @@ import assert from "node:assert/strict";
 import { encodeKey, type S3rverHandle, startS3rver } from "./support/s3rver.ts";
 import { type ProxyHandle, type Runtime, startProxy } from "./support/proxy.ts";
 import { type Forwarder, startForwarder, type Upstream } from "./support/forwarder.ts";
+import { concat, dechunk, indexOfBytes } from "./support/bytes.ts";
 import { LIST_PARAMS, OBJECT_PARAMS, SUBRESOURCES } from "../src/route.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -41,46 +42,11 @@ interface Wire {
   ms: number;
 }
 
-function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
-  outer: for (let i = from; i <= haystack.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 function bytes(...parts: (string | number[])[]): Uint8Array {
   return concat(parts.map((p) => typeof p === "string" ? encoder.encode(p) : new Uint8Array(p)));
 }
 
-const CRLF = encoder.encode("\r\n");
 const HEAD_END = encoder.encode("\r\n\r\n");
-
-/** Chunked body -> bytes, and whether the last (zero) chunk was there. */
-function dechunk(body: Uint8Array): { bytes: Uint8Array; complete: boolean } {
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  while (at < body.length) {
-    const eol = indexOfBytes(body, CRLF, at);
-    if (eol < 0) break;
-    const size = parseInt(new TextDecoder().decode(body.subarray(at, eol)), 16);
-    if (!(size >= 0)) break;
-    if (size === 0) return { bytes: concat(parts), complete: true };
-    parts.push(body.subarray(eol + 2, Math.min(body.length, eol + 2 + size)));
-    at = eol + 2 + size + 2;
-  }
-  return { bytes: concat(parts), complete: false };
-}
 
 /**
  * Writes `request` (a whole raw request, or several) on a fresh connection to 127.0.0.1:`port`

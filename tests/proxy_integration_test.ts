@@ -29,6 +29,7 @@ import {
   startProxyExpectingExit,
 } from "./support/proxy.ts";
 import { closedPort, type Forwarder, startForwarder, type Upstream } from "./support/forwarder.ts";
+import { concat, dechunk, indexOfBytes } from "./support/bytes.ts";
 import { deriveSigningKey } from "../src/s3/sigv4.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -44,38 +45,11 @@ interface Wire {
 
 const encoder = new TextEncoder();
 
-function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
-  outer: for (let i = from; i <= haystack.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-function dechunk(body: Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  const crlf = encoder.encode("\r\n");
-  while (at < body.length) {
-    const eol = indexOfBytes(body, crlf, at);
-    if (eol < 0) throw new Error("truncated chunked body");
-    const size = parseInt(new TextDecoder().decode(body.subarray(at, eol)), 16);
-    if (!(size >= 0)) throw new Error("bad chunk size");
-    if (size === 0) break;
-    parts.push(body.subarray(eol + 2, eol + 2 + size));
-    at = eol + 2 + size + 2;
-  }
-  return concat(parts);
+/** A whole chunked body; one that breaks off is an error. */
+function dechunkWhole(body: Uint8Array): Uint8Array {
+  const { bytes, complete } = dechunk(body);
+  if (!complete) throw new Error("truncated chunked body");
+  return bytes;
 }
 
 /**
@@ -111,7 +85,7 @@ async function wire(
     }
     let body = all.subarray(end + 4);
     if (method === "HEAD" || status === 304 || status === 204) body = new Uint8Array();
-    else if (parsed.get("transfer-encoding")?.includes("chunked")) body = dechunk(body);
+    else if (parsed.get("transfer-encoding")?.includes("chunked")) body = dechunkWhole(body);
     return { status, headers: parsed, body, text: new TextDecoder().decode(body) };
   } finally {
     clearTimeout(timer);
