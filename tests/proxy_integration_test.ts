@@ -940,10 +940,15 @@ describe("the proxy against s3rver (issue 3)", () => {
         });
       });
 
-      test("SIGTERM stops every proxy with exit code 0", async () => {
-        for (const proxy of all) {
-          const status = await proxy.stop();
+      test("SIGTERM or SIGINT stops every proxy with exit code 0", async () => {
+        for (const [i, proxy] of all.entries()) {
+          const signal = i % 2 === 0 ? "SIGTERM" : "SIGINT";
+          const status = await proxy.stop(signal);
           assert.deepEqual(status, { code: 0, signal: null }, proxy.lines().join("\n"));
+          assert.ok(
+            proxy.jsonLines().some((l) => l.event === "shutdown" && l.signal === signal),
+            `${signal}: a shutdown line`,
+          );
         }
       });
 

@@ -58,7 +58,7 @@ export interface ProxyHandle extends AsyncDisposable {
   /** Resolves when the process exits by itself or after stop(). */
   exited: Promise<ExitStatus>;
   /** SIGTERM, then wait for the exit (SIGKILL after 5 s). Idempotent. */
-  stop(): Promise<ExitStatus>;
+  stop(signal?: "SIGTERM" | "SIGINT"): Promise<ExitStatus>;
 }
 
 /** What {@linkcode startProxyExpectingExit} saw. */
@@ -150,13 +150,13 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const output = () => all.join("\n");
 
   let stopping: Promise<ExitStatus> | undefined;
-  const stop = () =>
+  const stop = (signal: "SIGTERM" | "SIGINT" = "SIGTERM") =>
     stopping ??= (async () => {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch { /* already exited */ }
       try {
-        return await withTimeout(exited, 5000, () => "no exit after SIGTERM");
+        return await withTimeout(exited, 5000, () => `no exit after ${signal}`);
       } catch {
         try {
           child.kill("SIGKILL");
