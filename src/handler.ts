@@ -5,6 +5,7 @@
  * @module
  */
 
+import { BodyTimeoutError, readAtMost } from "./body.ts";
 import type { Config } from "./config.ts";
 import { CredentialsUnavailableError } from "./credentials/provider.ts";
 import { decide, type Decision, type Route } from "./route.ts";
@@ -548,43 +549,11 @@ async function readBounded(
   max: number,
   timeoutMs: number,
 ): Promise<Uint8Array | undefined | "timeout"> {
-  if (!res.body) return new Uint8Array();
-  if (Number(res.headers.get("content-length") ?? 0) > max) {
-    res.body.cancel().catch(() => {});
-    return undefined;
-  }
-  const reader = res.body.getReader();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    reader.cancel().catch(() => {});
-  }, timeoutMs);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > max) {
-        reader.cancel().catch(() => {});
-        return undefined;
-      }
-      chunks.push(value);
-    }
-  } catch {
-    return timedOut ? "timeout" : undefined;
-  } finally {
-    clearTimeout(timer);
+    return await readAtMost(res, max, timeoutMs);
+  } catch (e) {
+    return e instanceof BodyTimeoutError ? "timeout" : undefined;
   }
-  if (timedOut) return "timeout";
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }
 
 /** The Code and Message of an upstream error answer, read with a size cap. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { readAtMost } from "../body.ts";
 import { CredentialSourceError, type ExpiringCredentials } from "./provider.ts";
 
 /** How to send one request to a credential endpoint. */
@@ -122,26 +123,8 @@ function transportError(
 }
 
 async function readLimited(response: Response, limit: number): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new CredentialSourceError(`body larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readAtMost(response, limit);
+  if (bytes === undefined) throw new CredentialSourceError(`body larger than ${limit} bytes`);
   return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
 }
 
