@@ -7,7 +7,8 @@
 
 import { parseConfig, regionOf } from "./config.ts";
 import { createHandler, type LogEntry } from "./handler.ts";
-import { reloadOnSignal, runtimeCredentialIo } from "./credentials/io.ts";
+import { reloadOnSignal, runtimeCredentialIo, runtimeEnv } from "./credentials/io.ts";
+import { parseScope } from "./credentials/signing_key.ts";
 import {
   type CredentialProvider,
   CredentialsConfigError,
@@ -43,12 +44,6 @@ function log(entry: LogEntry): void {
   }
 }
 
-function readEnv(): Record<string, string | undefined> {
-  if (typeof Deno !== "undefined") return Deno.env.toObject();
-  // deno-lint-ignore no-process-global
-  return (globalThis as unknown as { process: { env: Record<string, string> } }).process.env;
-}
-
 function exit(code: number): never {
   if (typeof Deno !== "undefined") Deno.exit(code);
   // deno-lint-ignore no-process-global
@@ -73,20 +68,22 @@ interface NodeLikeProcess {
 function scopeProblems(env: Record<string, string | undefined>, region: string): string[] {
   const scope = env.AWS_KEY_SCOPE?.trim();
   if (!scope || !env.AWS_SIGNING_KEY?.trim()) return [];
-  const parts = scope.split("/");
-  if (parts.length !== 4 || !/^\d{8}$/.test(parts[0]) || parts[3] !== "aws4_request") {
-    return [`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`];
-  }
+  const parts = parseScope(scope);
+  if (!parts) return [`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`];
   const problems = [];
-  if (parts[1] !== region) {
-    problems.push(`AWS_KEY_SCOPE: its region ${parts[1]} is not the configured region ${region}`);
+  if (parts.region !== region) {
+    problems.push(
+      `AWS_KEY_SCOPE: its region ${parts.region} is not the configured region ${region}`,
+    );
   }
-  if (parts[2] !== "s3") problems.push(`AWS_KEY_SCOPE: its service ${parts[2]} is not s3`);
+  if (parts.service !== "s3") {
+    problems.push(`AWS_KEY_SCOPE: its service ${parts.service} is not s3`);
+  }
   return problems;
 }
 
 async function main(): Promise<void> {
-  const env = readEnv();
+  const env = runtimeEnv();
   const parsed = parseConfig(env);
   const errors = parsed.ok ? [] : [...parsed.errors];
   errors.push(...scopeProblems(env, regionOf(env)));
