@@ -1,67 +1,33 @@
 /**
- * The shell: reads the environment, resolves credentials, and serves the handler with Deno.serve
- * or Bun.serve. Run with `deno task start` or `bun run src/main.ts`.
+ * The shell: reads the environment, resolves credentials, and serves the handler on the runtime
+ * (`runtime.ts`). Run with `deno task start` or `bun run src/main.ts`.
  *
  * @module
  */
 
-import { parseConfig, regionOf } from "./config.ts";
+import { parseConfig } from "./config.ts";
+import { regionOf } from "./env.ts";
 import { createHandler, type LogEntry } from "./handler.ts";
-import { reloadOnSignal, runtimeCredentialIo, runtimeEnv } from "./credentials/io.ts";
+import { reloadOnSignal, runtimeCredentialIo } from "./credentials/io.ts";
 import { parseScope } from "./credentials/signing_key.ts";
 import {
   type CredentialProvider,
   CredentialsConfigError,
   resolveCredentialProvider,
 } from "./credentials/resolve.ts";
-
-declare const Bun: {
-  serve(options: {
-    port: number;
-    hostname: string;
-    fetch: (req: Request) => Promise<Response>;
-    idleTimeout?: number;
-  }): { port: number; hostname: string; stop(force?: boolean): Promise<void> };
-} | undefined;
+import { currentRuntime, type Runtime } from "./runtime.ts";
 
 /** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-const encoder = new TextEncoder();
-
-/** One JSON line on stdout; in Deno written directly (console.log costs more than the request). */
-function log(entry: LogEntry): void {
-  const line = JSON.stringify(
-    "time" in entry ? entry : { time: new Date().toISOString(), ...entry },
-  );
-  if (typeof Deno === "undefined") {
-    console.log(line);
-    return;
-  }
-  const bytes = encoder.encode(line + "\n");
-  for (let written = 0; written < bytes.length;) {
-    written += Deno.stdout.writeSync(bytes.subarray(written));
-  }
-}
-
-function exit(code: number): never {
-  if (typeof Deno !== "undefined") Deno.exit(code);
-  // deno-lint-ignore no-process-global
-  (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(code);
-  throw new Error("unreachable");
-}
-
-function onSignals(stop: (signal: string) => void): void {
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    if (typeof Deno !== "undefined") Deno.addSignalListener(signal, () => stop(signal));
-    // deno-lint-ignore no-process-global
-    else {(globalThis as unknown as { process: NodeLikeProcess }).process.on(signal, () =>
-        stop(signal));}
-  }
-}
-
-interface NodeLikeProcess {
-  on(signal: string, listener: () => void): void;
+/** One JSON line on stdout, written at once (console.log costs more than a redirect). */
+function logger(runtime: Runtime): (entry: LogEntry) => void {
+  return (entry) => {
+    const line = JSON.stringify(
+      "time" in entry ? entry : { time: new Date().toISOString(), ...entry },
+    );
+    runtime.write("stdout", line + "\n");
+  };
 }
 
 /** Checks that a configured signing key's scope fits the proxy (region, service). */
@@ -82,8 +48,9 @@ function scopeProblems(env: Record<string, string | undefined>, region: string):
   return problems;
 }
 
-async function main(): Promise<void> {
-  const env = runtimeEnv();
+async function main(runtime: Runtime): Promise<void> {
+  const log = logger(runtime);
+  const env = runtime.env();
   const parsed = parseConfig(env);
   const errors = parsed.ok ? [] : [...parsed.errors];
   errors.push(...scopeProblems(env, regionOf(env)));
@@ -99,9 +66,11 @@ async function main(): Promise<void> {
   }
   if (!parsed.ok || errors.length > 0 || !credentials) {
     credentials?.close?.();
-    console.error("s3 signing proxy: bad configuration:");
-    for (const error of errors) console.error(`  - ${error}`);
-    exit(2);
+    runtime.write(
+      "stderr",
+      "s3 signing proxy: bad configuration:\n" + errors.map((e) => `  - ${e}\n`).join(""),
+    );
+    runtime.exit(2);
   }
   // Say at once (the provider logs it loudly) when the credentials cannot sign today, such as
   // a signing key scoped to another day; requests that need a signature then get a 503.
@@ -109,40 +78,34 @@ async function main(): Promise<void> {
   const config = parsed.config;
   log({ level: "info", event: "credentials", source: credentials.source });
   const stopReload = reloadOnSignal(credentials, log);
-  const handler = createHandler(config, {
-    fetch,
-    now: Date.now,
-    credentials,
-    log,
+  const handler = createHandler(config, { fetch, now: Date.now, credentials, log });
+  const server = runtime.serve({
+    port: config.port,
+    hostname: config.hostname,
+    handler,
+    onListen: (host, port) =>
+      log({ level: "info", event: "listening", host, port, region: config.region }),
   });
-  const listening = (host: string, port: number) =>
-    log({ level: "info", event: "listening", host, port, region: config.region });
   /** Stops taking requests, lets in-flight ones finish (for at most SHUTDOWN_GRACE_MS), exits. */
-  const shutdown = (stop: () => Promise<void>) => (signal: string) => {
+  const shutdown = (signal: string) => {
     log({ level: "info", event: "shutdown", signal });
     stopReload();
     credentials.close?.();
     setTimeout(() => {
       log({ level: "warn", event: "shutdown_forced", afterMs: SHUTDOWN_GRACE_MS });
-      exit(0);
+      runtime.exit(0);
     }, SHUTDOWN_GRACE_MS);
-    stop().then(() => exit(0));
+    server.shutdown().then(() => runtime.exit(0));
   };
-  if (typeof Deno !== "undefined") {
-    const server = Deno.serve({
-      port: config.port,
-      hostname: config.hostname,
-      onListen: ({ hostname, port }) => listening(hostname, port),
-    }, handler);
-    onSignals(shutdown(() => server.shutdown()));
-  } else if (typeof Bun !== "undefined") {
-    const server = Bun.serve({ port: config.port, hostname: config.hostname, fetch: handler });
-    listening(server.hostname, server.port);
-    onSignals(shutdown(() => server.stop()));
-  } else {
-    console.error("s3 signing proxy: run it with Deno or Bun");
-    exit(2);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    runtime.onSignal(signal, () => shutdown(signal));
   }
 }
 
-await main();
+if (import.meta.main) {
+  const runtime = currentRuntime();
+  main(runtime).catch((e) => {
+    runtime.write("stderr", `s3 signing proxy: ${e instanceof Error ? e.stack : e}\n`);
+    runtime.exit(1);
+  });
+}

@@ -99,7 +99,6 @@ export type Route =
   | {
     readonly kind: "bucket";
     readonly bucket: string;
-    readonly op: "list" | "head" | "location";
     readonly query: readonly Pair[];
   }
   | {
@@ -305,11 +304,11 @@ function bucketRoute(
   config: Config,
 ): Route {
   if (query.some(([name]) => name === "location")) {
-    return { kind: "bucket", bucket, op: "location", query: [["location", ""]] };
+    return { kind: "bucket", bucket, query: [["location", ""]] };
   }
   const listQuery = pick(query, LIST_PARAMS);
   if (method === "HEAD" && listQuery.length === 0) {
-    return { kind: "bucket", bucket, op: "head", query: [] };
+    return { kind: "bucket", bucket, query: [] };
   }
   if (listQuery.length === 0 && (client === "browser" || (client === "http" && !config.listing))) {
     return { kind: "folder", bucket, prefix: "", query: query.filter(([n]) => n === "page") };
@@ -317,5 +316,5 @@ function bucketRoute(
   if (!config.listing) {
     return reject(403, "AccessDenied", "listing keys is disabled on this proxy (LISTING=off)");
   }
-  return { kind: "bucket", bucket, op: "list", query: listQuery };
+  return { kind: "bucket", bucket, query: listQuery };
 }

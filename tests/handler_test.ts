@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
 import { AwsV4Signer } from "aws4fetch";
 import { type Config, parseConfig } from "../src/config.ts";
-import { createHandler, type CredentialSource, type LogEntry } from "../src/handler.ts";
+import { createHandler, type LogEntry } from "../src/handler.ts";
+import type { CredentialProvider } from "../src/credentials/provider.ts";
 import { encodeKeyPath } from "../src/s3/encode.ts";
 import type { Credentials } from "../src/s3/sigv4.ts";
 
@@ -101,7 +102,7 @@ interface Setup {
 
 function setup(
   env: Record<string, string> = {},
-  options: { respond?: Respond; credentials?: CredentialSource; now?: number } = {},
+  options: { respond?: Respond; credentials?: Pick<CredentialProvider, "get">; now?: number } = {},
 ): Setup {
   const config = cfg(env);
   const calls: Call[] = [];

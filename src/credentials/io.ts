@@ -1,13 +1,7 @@
 /**
- * The real-world {@linkcode CredentialIo} for Deno and Bun, and the helpers the shell needs:
- * the reload signal and the list of files Deno must be allowed to read.
- *
- * Runtime features are detected, not imported: `Deno.readTextFile` or `Bun.file().text()`,
- * `Deno.addSignalListener` or `process.on`, `Deno.unrefTimer` or `timer.unref()`. A `node:`
- * import would serve both runtimes with one code path, but it makes `deno check` need
- * `@types/node` in `node_modules` (this repository's `nodeModulesDir` is `manual`), so `src/`
- * keeps to globals, as `main.ts` does. In Deno, file reads obey `--allow-read`: see
- * {@linkcode credentialReadPaths}.
+ * The real-world {@linkcode CredentialIo} for Deno and Bun (through `runtime.ts`), and the
+ * helpers the shell needs: the reload signal and the list of files Deno must be allowed to read
+ * (in Deno, file reads obey `--allow-read`: see {@linkcode credentialReadPaths}).
  *
  * @module
  */
@@ -15,43 +9,7 @@
 import type { CredentialIo } from "./resolve.ts";
 import type { CredentialProvider } from "./provider.ts";
 import { sharedFilePaths } from "./shared_files.ts";
-
-declare const Bun: { file(path: string): { text(): Promise<string> } } | undefined;
-
-interface NodeLikeProcess {
-  env: Record<string, string | undefined>;
-  platform: string;
-  on(signal: string, listener: () => void): void;
-  off(signal: string, listener: () => void): void;
-}
-
-function nodeProcess(): NodeLikeProcess | undefined {
-  return (globalThis as unknown as { process?: NodeLikeProcess }).process;
-}
-
-/**
- * The process environment, on Deno (needs `--allow-env`) or Bun.
- *
- * @example
- * ```ts
- * const env = runtimeEnv();
- * ```
- */
-export function runtimeEnv(): Record<string, string | undefined> {
-  if (typeof Deno !== "undefined") return Deno.env.toObject();
-  return { ...(nodeProcess()?.env ?? {}) };
-}
-
-function readTextFile(path: string): Promise<string> {
-  if (typeof Deno !== "undefined") return Deno.readTextFile(path);
-  if (typeof Bun !== "undefined") return Bun.file(path).text();
-  return Promise.reject(new Error("no file API: run with Deno or Bun"));
-}
-
-function unrefTimer(id: unknown): void {
-  if (typeof Deno !== "undefined" && typeof id === "number") Deno.unrefTimer(id);
-  else (id as { unref?: () => void })?.unref?.();
-}
+import { currentRuntime } from "../runtime.ts";
 
 /**
  * The runtime's I/O: global `fetch`, `Date.now`, UTF-8 file reads, unref'd timers (polling
@@ -60,7 +18,7 @@ function unrefTimer(id: unknown): void {
  *
  * @example
  * ```ts
- * const env = runtimeEnv();
+ * const env = currentRuntime().env();
  * const io = runtimeCredentialIo({ env, log: (e) => console.log(JSON.stringify(e)) });
  * const provider = await resolveCredentialProvider(env, io);
  * ```
@@ -71,16 +29,17 @@ export function runtimeCredentialIo(
     log?: (event: Record<string, unknown>) => void;
   } = {},
 ): CredentialIo {
-  const env = options.env ?? runtimeEnv();
+  const runtime = currentRuntime();
+  const env = options.env ?? runtime.env();
   return {
     fetch: (input, init) => fetch(input, init),
     now: () => Date.now(),
-    readTextFile,
+    readTextFile: (path) => runtime.readTextFile(path),
     homeDir: env.HOME || env.USERPROFILE || undefined,
     log: options.log ?? ((event) => console.error(JSON.stringify(event))),
     setTimeout: (fn, ms) => {
       const id = setTimeout(fn, ms);
-      unrefTimer(id);
+      runtime.unrefTimer(id);
       return id;
     },
     clearTimeout: (id) => clearTimeout(id as number),
@@ -89,8 +48,7 @@ export function runtimeCredentialIo(
 }
 
 /**
- * Calls `provider.reload()` on SIGHUP (`Deno.addSignalListener` or `process.on`). Returns a
- * function that removes the listener. Does nothing for providers without `reload` or on Windows.
+ * Calls `provider.reload()` on SIGHUP. Returns a function that removes the listener. Does nothing for providers without `reload` or on Windows.
  *
  * @example
  * ```ts
@@ -108,15 +66,7 @@ export function reloadOnSignal(
     log({ level: "info", event: "credentials_reload", source: provider.source, signal: "SIGHUP" });
     reload().catch(() => {});
   };
-  if (typeof Deno !== "undefined") {
-    if (Deno.build.os === "windows") return () => {};
-    Deno.addSignalListener("SIGHUP", listener);
-    return () => Deno.removeSignalListener("SIGHUP", listener);
-  }
-  const proc = nodeProcess();
-  if (!proc || proc.platform === "win32") return () => {};
-  proc.on("SIGHUP", listener);
-  return () => proc.off("SIGHUP", listener);
+  return currentRuntime().onSignal("SIGHUP", listener);
 }
 
 /**

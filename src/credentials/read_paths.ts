@@ -13,7 +13,8 @@
  * @module
  */
 
-import { credentialReadPaths, runtimeEnv } from "./io.ts";
+import { currentRuntime } from "../runtime.ts";
+import { credentialReadPaths } from "./io.ts";
 
 /**
  * The `--allow-read` value for an environment.
@@ -32,6 +33,6 @@ export function allowReadFlag(
 }
 
 if (import.meta.main) {
-  const env = runtimeEnv();
+  const env = currentRuntime().env();
   console.log(allowReadFlag(env, env.HOME || env.USERPROFILE || undefined));
 }

@@ -1,0 +1,35 @@
+/**
+ * The values a request carries through the proxy modules: the backend it goes to, and the
+ * exchange (the request, who is asking, and that backend). Passed along, never looked up.
+ *
+ * @module
+ */
+
+import type { Config } from "../config.ts";
+import type { CredentialProvider } from "../credentials/provider.ts";
+import type { ClientKind } from "../route.ts";
+import type { SigningKeyCache } from "../s3/sigv4.ts";
+
+/** A structured log entry; the shell prints it as one JSON line. */
+export type LogEntry = Record<string, unknown>;
+
+/** Everything a request to one backend needs: its settings, credentials and the world's I/O. */
+export interface Backend {
+  readonly config: Config;
+  /** Only `get` is asked for, once per request that needs a signature. */
+  readonly credentials: Pick<CredentialProvider, "get">;
+  /** Derived signing keys, shared by every request to this backend. */
+  readonly cache: SigningKeyCache;
+  readonly fetch: typeof fetch;
+  /** Current time in milliseconds since the epoch. */
+  readonly now: () => number;
+  readonly log: (entry: LogEntry) => void;
+}
+
+/** One client request on its way: what was asked, by whom, of which backend. */
+export interface Exchange {
+  readonly req: Request;
+  readonly method: string;
+  readonly client: ClientKind;
+  readonly backend: Backend;
+}

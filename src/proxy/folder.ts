@@ -1,0 +1,136 @@
+/**
+ * Folders for people: a folder's `index.html` when it has one, else a generated HTML (or JSON)
+ * listing of its prefix, one page of S3's at a time (`?page=` is the V2 continuation token); and
+ * the slash redirect from `dir` to `dir/` for a browser that typed a folder's name.
+ *
+ * @module
+ */
+
+import type { Listing } from "../listing/model.ts";
+import { LISTING_CSP, renderListingHtml, renderListingJson } from "../listing/render.ts";
+import { parseListing, parseS3Error } from "../listing/xml.ts";
+import { encodeKeyPath } from "../s3/encode.ts";
+import { rawTarget } from "../s3/key.ts";
+import type { Pair } from "../s3/sigv4.ts";
+import { messageOf } from "../text.ts";
+import type { Exchange } from "./context.ts";
+import { HttpError } from "./errors.ts";
+import { readBounded, relay } from "./relay.ts";
+import { sendUpstream } from "./upstream.ts";
+
+/** Largest listing read (S3 sends at most 1000 entries, well under this). */
+const MAX_LISTING_BODY = 32 * 1024 * 1024;
+
+/** A folder: its `index.html`, else (when listings are on) a generated listing of the prefix. */
+export async function serveFolder(
+  ex: Exchange,
+  bucket: string,
+  prefix: string,
+  query: readonly Pair[],
+): Promise<Response> {
+  const { backend, method } = ex;
+  const { config } = backend;
+  const index = await sendUpstream(backend, {
+    method,
+    bucket,
+    key: prefix + "index.html",
+    query: [],
+    forward: ex.req.headers,
+  });
+  if (index.status !== 404 || !config.listing) {
+    return await relay(index, { method, client: ex.client, timeoutMs: config.upstreamTimeoutMs });
+  }
+  await index.body?.cancel();
+  const page = query.find(([name]) => name === "page")?.[1];
+  const listQuery: Pair[] = [
+    ["list-type", "2"],
+    ["prefix", prefix],
+    ["delimiter", "/"],
+    ["encoding-type", "url"],
+  ];
+  if (page) listQuery.push(["continuation-token", page]);
+  const listing = await listFolder(ex, bucket, listQuery, "this folder");
+  if (prefix !== "" && !page && listing.files.length === 0 && listing.folders.length === 0) {
+    throw new HttpError(404, "NoSuchKey", "no such folder");
+  }
+  const rootPath = config.bucket !== undefined ? "/" : "/" + encodeKeyPath(bucket) + "/";
+  const options = { rootPath, title: bucket };
+  const accept = ex.req.headers.get("accept") ?? "";
+  const json = accept.includes("application/json") && !accept.includes("text/html");
+  const body = json ? renderListingJson(listing, options) : renderListingHtml(listing, options);
+  const headers = new Headers({
+    "content-type": json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "content-length": String(new TextEncoder().encode(body).length),
+  });
+  if (!json) headers.set("content-security-policy", LISTING_CSP);
+  return new Response(method === "HEAD" ? null : body, { status: 200, headers });
+}
+
+/**
+ * A browser asking for `dir` (no slash) where no such object exists but the prefix `dir/` has
+ * keys: a redirect to `dir/`, keeping the query string. Undefined when that does not apply.
+ */
+export async function slashRedirect(
+  ex: Exchange,
+  bucket: string,
+  key: string,
+): Promise<Response | undefined> {
+  const head = await sendUpstream(ex.backend, { method: "HEAD", bucket, key, query: [] });
+  await head.body?.cancel();
+  if (head.status !== 404) return undefined;
+  const listing = await listFolder(ex, bucket, [
+    ["list-type", "2"],
+    ["prefix", key + "/"],
+    ["max-keys", "1"],
+  ], "the folder");
+  if (listing.files.length === 0 && listing.folders.length === 0) {
+    throw new HttpError(404, "NoSuchKey", "no such key or folder");
+  }
+  const { path, query } = rawTarget(ex.req.url);
+  // A path starting with `//` would be read as another host: `/.//x/` is the same path.
+  const location = (path.startsWith("//") ? "/." : "") + path + "/" + (query ? "?" + query : "");
+  return new Response(null, {
+    status: 302,
+    headers: { location, "cache-control": "no-store" },
+  });
+}
+
+/** Lists a bucket; throws an {@linkcode HttpError} that keeps S3's status and says why. */
+async function listFolder(
+  ex: Exchange,
+  bucket: string,
+  query: readonly Pair[],
+  what: string,
+): Promise<Listing> {
+  const { backend } = ex;
+  const res = await sendUpstream(backend, { method: "GET", bucket, query });
+  const bytes = await readBounded(res, MAX_LISTING_BODY, backend.config.upstreamTimeoutMs);
+  if (bytes === "timeout") {
+    throw new HttpError(504, "GatewayTimeout", "the backend stalled while sending a listing");
+  }
+  if (bytes === undefined) {
+    throw new HttpError(502, "BadGateway", "the backend sent a listing we cannot read");
+  }
+  const xml = new TextDecoder().decode(bytes);
+  if (res.status !== 200) {
+    let detail = `the backend answered ${res.status}`;
+    try {
+      const error = parseS3Error(xml);
+      detail += ` (${error.code}: ${error.message})`;
+    } catch {
+      // Not an S3 error document: the status says enough.
+    }
+    throw new HttpError(res.status, "ListingFailed", `cannot list ${what}: ${detail}`);
+  }
+  try {
+    return parseListing(xml);
+  } catch (e) {
+    throw new HttpError(
+      502,
+      "BadGateway",
+      `the backend sent a listing we cannot read: ${messageOf(e)}`,
+    );
+  }
+}

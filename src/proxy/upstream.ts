@@ -1,0 +1,178 @@
+/**
+ * One signed request to S3: the typed request -> address, allow-listed client headers, SigV4
+ * headers -> `fetch`, with backend failures mapped to `502`/`504` and credential failures to
+ * `503`.
+ *
+ * @module
+ */
+
+import { CredentialsUnavailableError } from "../credentials/provider.ts";
+import { s3Address } from "../s3/address.ts";
+import {
+  type Credentials,
+  type Pair,
+  type SignContext,
+  signHeaders,
+  SigningError,
+  UNSIGNED_PAYLOAD,
+} from "../s3/sigv4.ts";
+import { messageOf, truncate } from "../text.ts";
+import type { Backend } from "./context.ts";
+import { HttpError } from "./errors.ts";
+
+/** Client request headers forwarded upstream (and signed). Nothing else goes upstream. */
+export const FORWARDED_REQUEST_HEADERS = [
+  "range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+] as const;
+
+/** One request to S3. */
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Undefined: the account's bucket list (ListBuckets). */
+  readonly bucket?: string;
+  /** Undefined: the bucket itself (a listing, HeadBucket, its location). */
+  readonly key?: string;
+  /** Decoded query parameters, signed as given. */
+  readonly query: readonly Pair[];
+  /** The client's headers, when its Range and conditionals apply ({@linkcode FORWARDED_REQUEST_HEADERS}). */
+  readonly forward?: Headers;
+}
+
+/** Formats epoch milliseconds as `YYYYMMDDTHHMMSSZ`. */
+function amzDate(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + "T" + iso.slice(11, 13) +
+    iso.slice(14, 16) + iso.slice(17, 19) + "Z";
+}
+
+/**
+ * The credentials and time to sign with now, or a `503` saying why there are none. Only the
+ * messages of credential and signing errors are shown: anything else might quote a secret.
+ */
+export async function signContext(backend: Backend): Promise<SignContext> {
+  let credentials: Credentials;
+  try {
+    credentials = await backend.credentials.get();
+  } catch (e) {
+    const safe = e instanceof CredentialsUnavailableError || e instanceof SigningError;
+    if (!safe) {
+      backend.log({ level: "error", event: "credentials", error: "credentials unavailable" });
+    }
+    throw new HttpError(
+      503,
+      "ServiceUnavailable",
+      `no usable credentials: ${safe ? e.message : "credentials unavailable"}`,
+    );
+  }
+  return {
+    credentials,
+    region: backend.config.region,
+    service: "s3",
+    datetime: amzDate(backend.now()),
+    cache: backend.cache,
+  };
+}
+
+/** Runs a signing step, turning a {@linkcode SigningError} (a key for another day...) into a 503. */
+export function signing<T>(sign: () => T): T {
+  try {
+    return sign();
+  } catch (e) {
+    if (e instanceof SigningError) throw new HttpError(503, "ServiceUnavailable", e.message);
+    throw e;
+  }
+}
+
+/**
+ * Signs and sends one request to S3 and answers its response (headers received, body unread),
+ * or throws an {@linkcode HttpError}: `504` when S3 sends no headers within the upstream
+ * timeout, `502` when it cannot be reached.
+ */
+export async function sendUpstream(
+  backend: Backend,
+  request: UpstreamRequest,
+): Promise<Response> {
+  const { config } = backend;
+  const address = request.bucket === undefined
+    ? { host: config.endpointHost, path: "/" }
+    : s3Address(config.endpointHost, request.bucket, request.key, config.addressingStyle);
+  const signed: Pair[] = [["host", address.host]];
+  if (request.forward) {
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = request.forward.get(name);
+      if (value !== null) signed.push([name, value]);
+    }
+  }
+  const ctx = await signContext(backend);
+  const { method, query } = request;
+  const auth = signing(() =>
+    signHeaders(
+      { method, path: address.path, query, headers: signed, payloadHash: UNSIGNED_PAYLOAD },
+      ctx,
+    )
+  );
+  const queryString = auth.canonicalRequest.split("\n", 3)[2];
+  const url = `${config.scheme}://${address.host}${address.path}${
+    queryString ? "?" + queryString : ""
+  }`;
+  const headers = new Headers();
+  for (const [name, value] of signed) if (name !== "host") headers.set(name, value);
+  for (const [name, value] of auth.headers) headers.set(name, value);
+  headers.set("accept-encoding", "identity");
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
+  // Called unbound: workerd's fetch throws "Illegal invocation" when called as a method.
+  const send = backend.fetch;
+  try {
+    return await send(
+      url,
+      <RequestInit & { decompress: boolean }> {
+        method,
+        headers,
+        redirect: "manual",
+        // Bytes pass through as stored: Bun's fetch would otherwise gunzip an object stored
+        // with Content-Encoding: gzip, and we would relay plain bytes labelled gzip.
+        decompress: false,
+        // Not linked to the client's signal: Deno aborts it once the response headers are sent,
+        // which would cut the streamed body. A client that goes away cancels the body instead.
+        signal: timeout.signal,
+      },
+    );
+  } catch (e) {
+    if (timeout.signal.aborted) {
+      throw new HttpError(
+        504,
+        "GatewayTimeout",
+        `the backend sent no response within ${config.upstreamTimeoutMs / 1000} s`,
+      );
+    }
+    const cause = truncate(
+      e instanceof Error && e.cause instanceof Error ? e.cause.message : messageOf(e),
+      200,
+    );
+    throw new HttpError(
+      502,
+      "BadGateway",
+      `the backend is unreachable (${failureKind(cause)})`,
+      cause,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A short, safe name for a connection failure, for the client: no address, no port. */
+function failureKind(cause: string): string {
+  if (/refused/i.test(cause)) return "connection refused";
+  if (/reset|broken pipe|closed/i.test(cause)) return "connection reset";
+  if (/dns|lookup|resolve|getaddrinfo|not known|no address/i.test(cause)) {
+    return "host name not resolved";
+  }
+  if (/certificate|tls|ssl|handshake/i.test(cause)) return "TLS failure";
+  if (/timed? ?out/i.test(cause)) return "connection timed out";
+  return "connection failed";
+}

@@ -1,0 +1,163 @@
+/**
+ * The runtime adapter: the few things the shell needs from Deno or Bun (environment, files,
+ * timers, signals, output, exit, serve), behind one interface, so that nothing else asks which
+ * runtime it is on. As in Hono's adapters, each runtime's glue is a few lines.
+ *
+ * Runtime features are used through globals, not `node:` imports: a `node:` import would make
+ * `deno check` need `@types/node` in `node_modules` (this repository's `nodeModulesDir` is
+ * `manual`), and `src/` must type-check on a fresh clone. The rule for all of `src/`: no `node:`.
+ *
+ * @module
+ */
+
+/** A listening server. */
+export interface Server {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting connections and resolves when in-flight requests have finished. */
+  shutdown(): Promise<void>;
+}
+
+/** What the shell needs from the runtime. */
+export interface Runtime {
+  readonly name: "deno" | "bun";
+  /** The process environment (Deno needs `--allow-env`). */
+  env(): Record<string, string | undefined>;
+  /** Command-line arguments after the script. */
+  args(): string[];
+  /** A UTF-8 file (Deno obeys `--allow-read`). */
+  readTextFile(path: string): Promise<string>;
+  /** Lets a timer not keep the process alive. */
+  unrefTimer(id: unknown): void;
+  /** Adds a signal listener; returns its remover. Does nothing on Windows for SIGHUP. */
+  onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", listener: () => void): () => void;
+  /** Writes text to stdout or stderr at once (no buffering by the console). */
+  write(stream: "stdout" | "stderr", text: string): void;
+  exit(code: number): never;
+  serve(options: ServeOptions): Server;
+}
+
+/** Where and what to serve. */
+export interface ServeOptions {
+  readonly port: number;
+  readonly hostname: string;
+  readonly handler: (req: Request) => Promise<Response>;
+  /** Told the bound address once listening (port 0 picks a free one). */
+  readonly onListen: (hostname: string, port: number) => void;
+}
+
+declare const Bun: {
+  file(path: string): { text(): Promise<string> };
+  serve(options: {
+    port: number;
+    hostname: string;
+    fetch: (req: Request) => Promise<Response>;
+  }): { port: number; hostname: string; stop(force?: boolean): Promise<void> };
+} | undefined;
+
+interface NodeLikeProcess {
+  env: Record<string, string | undefined>;
+  argv: string[];
+  platform: string;
+  stdout: { write(text: string): void };
+  stderr: { write(text: string): void };
+  on(signal: string, listener: () => void): void;
+  off(signal: string, listener: () => void): void;
+  exit(code: number): never;
+}
+
+const encoder = new TextEncoder();
+
+function denoRuntime(): Runtime {
+  const windows = Deno.build.os === "windows";
+  return {
+    name: "deno",
+    env: () => Deno.env.toObject(),
+    args: () => [...Deno.args],
+    readTextFile: (path) => Deno.readTextFile(path),
+    unrefTimer: (id) => {
+      if (typeof id === "number") Deno.unrefTimer(id);
+    },
+    onSignal(signal, listener) {
+      if (windows && signal !== "SIGINT") return () => {};
+      Deno.addSignalListener(signal, listener);
+      return () => Deno.removeSignalListener(signal, listener);
+    },
+    write(stream, text) {
+      const bytes = encoder.encode(text);
+      const out = stream === "stdout" ? Deno.stdout : Deno.stderr;
+      for (let written = 0; written < bytes.length;) {
+        written += out.writeSync(bytes.subarray(written));
+      }
+    },
+    exit: (code) => Deno.exit(code),
+    serve(options) {
+      const server = Deno.serve({
+        port: options.port,
+        hostname: options.hostname,
+        onListen: ({ hostname, port }) => options.onListen(hostname, port),
+      }, options.handler);
+      const addr = server.addr as Deno.NetAddr;
+      return {
+        get hostname() {
+          return addr.hostname;
+        },
+        get port() {
+          return addr.port;
+        },
+        shutdown: () => server.shutdown(),
+      };
+    },
+  };
+}
+
+function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtime {
+  const windows = proc.platform === "win32";
+  return {
+    name: "bun",
+    env: () => ({ ...proc.env }),
+    args: () => proc.argv.slice(2),
+    readTextFile: (path) => bun.file(path).text(),
+    unrefTimer: (id) => (id as { unref?: () => void })?.unref?.(),
+    onSignal(signal, listener) {
+      if (windows && signal !== "SIGINT") return () => {};
+      proc.on(signal, listener);
+      return () => proc.off(signal, listener);
+    },
+    write: (stream, text) => proc[stream].write(text),
+    exit: (code) => proc.exit(code),
+    serve(options) {
+      const server = bun.serve({
+        port: options.port,
+        hostname: options.hostname,
+        fetch: options.handler,
+      });
+      options.onListen(server.hostname, server.port);
+      return {
+        hostname: server.hostname,
+        port: server.port,
+        shutdown: () => server.stop(),
+      };
+    },
+  };
+}
+
+let detected: Runtime | undefined;
+
+/**
+ * The runtime this process runs on; throws on any other (the handler itself needs neither: see
+ * `handler.ts`).
+ *
+ * @example
+ * ```ts
+ * const runtime = currentRuntime();
+ * runtime.write("stdout", `running on ${runtime.name}\n`);
+ * ```
+ */
+export function currentRuntime(): Runtime {
+  if (detected) return detected;
+  if (typeof Deno !== "undefined") return detected = denoRuntime();
+  const proc = (globalThis as unknown as { process?: NodeLikeProcess }).process;
+  if (typeof Bun !== "undefined" && proc) return detected = bunRuntime(proc, Bun);
+  throw new Error("s3 signing proxy: run it with Deno or Bun");
+}
