@@ -1,37 +1,63 @@
 /**
- * The web-standard handler: `createHandler(config, deps)` returns `(Request) => Promise<Response>`.
+ * The web-standard handler: `createRouter(routes, deps)` (several routes under path prefixes) or
+ * `createHandler(config, deps)` (one route at `/`) returns `(Request) => Promise<Response>`.
  * Everything that touches the world (fetch, clock, credentials, log) is passed in.
  *
- * The way of a request: {@linkcode decide} (parse, validate, classify: pure) -> dispatch to one
- * module of `proxy/` (upstream, relay, folder, redirect) -> an error answer for whatever was
- * thrown on the way -> one access-log line. Data flows one way; the per-request facts travel as
- * an {@linkcode Exchange} value.
+ * The way of a request: parse and validate the target (`400` here, never later) -> match a route
+ * by prefix -> {@linkcode decideRoute} (pure) -> dispatch to one module of `proxy/` (upstream,
+ * relay, folder, redirect) -> an error answer for whatever was thrown on the way -> one
+ * access-log line. Data flows one way; the per-request facts travel as an {@linkcode Exchange}.
  *
  * @module
  */
 
 import type { Config } from "./config.ts";
 import type { CredentialProvider } from "./credentials/provider.ts";
-import { decide, type Route } from "./route.ts";
+import type { Listing } from "./listing/model.ts";
+import { LISTING_CSP, renderListingHtml, renderListingJson } from "./listing/render.ts";
+import {
+  checkMethod,
+  classifyClient,
+  type ClientKind,
+  decideRoute,
+  parseTarget,
+  type Route,
+} from "./route.ts";
+import { matchMount, type Mount } from "./routes.ts";
 import type { Backend, Exchange, LogEntry } from "./proxy/context.ts";
-import { errorResponse, HttpError } from "./proxy/errors.ts";
+import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { serveFolder, slashRedirect } from "./proxy/folder.ts";
 import { presignedRedirect } from "./proxy/redirect.ts";
 import { relay } from "./proxy/relay.ts";
 import { sendUpstream, type UpstreamRequest } from "./proxy/upstream.ts";
+import { encodeKeyPath } from "./s3/encode.ts";
 import { createSigningKeyCache } from "./s3/sigv4.ts";
 import { messageOf } from "./text.ts";
 
 export type { LogEntry } from "./proxy/context.ts";
 
-/** What the handler needs from the world. */
-export interface HandlerDeps {
+/** The world's I/O, shared by every route. */
+export interface RouterDeps {
   readonly fetch: typeof fetch;
   /** Current time in milliseconds since the epoch. */
   readonly now: () => number;
+  readonly log?: (entry: LogEntry) => void;
+}
+
+/** What the one-route handler needs from the world. */
+export interface HandlerDeps extends RouterDeps {
   /** Only `get` is asked for, once per request that needs a signature. */
   readonly credentials: Pick<CredentialProvider, "get">;
-  readonly log?: (entry: LogEntry) => void;
+}
+
+/** A route to serve: its prefix, settings and credentials. */
+export interface ServedRoute {
+  /** As configured; starts and ends with `/`. */
+  readonly prefix: string;
+  /** The prefix's decoded segments (`[]` for `/`). */
+  readonly segments: readonly string[];
+  readonly config: Config;
+  readonly credentials: Pick<CredentialProvider, "get">;
 }
 
 const SECRET_QUERY = /^(x-amz-security-token|x-amz-signature|x-amz-credential|signature)$/i;
@@ -88,8 +114,159 @@ async function dispatch(ex: Exchange, route: Served): Promise<Response> {
   }
 }
 
+/** What one request came to, for its answer and its log line. */
+interface Outcome {
+  readonly response: Response;
+  readonly decision: string;
+  readonly route: string | null;
+  readonly client?: ClientKind;
+  readonly clientReason?: string;
+  readonly error?: string;
+}
+
+function refused(
+  error: ErrorParts,
+  client: ClientKind,
+  method: string,
+  route: string | null,
+): Outcome {
+  return { response: errorResponse(error, client, method), decision: "reject", route };
+}
+
 /**
- * Creates the proxy's request handler.
+ * Creates the handler for several routes, each under its path prefix (longest prefix, aligned
+ * on segments). A path under no route is a `404` and nothing goes upstream; a browser at `/`
+ * with no route there gets a page listing the routes whose listings are on.
+ *
+ * @example
+ * ```ts
+ * const handler = createRouter([
+ *   { prefix: "/docs/", segments: ["docs"], config: docsConfig, credentials: docsProvider },
+ *   { prefix: "/", segments: [], config, credentials },
+ * ], { fetch, now: Date.now });
+ * ```
+ */
+export function createRouter(
+  routes: readonly ServedRoute[],
+  deps: RouterDeps,
+): (req: Request) => Promise<Response> {
+  const log = deps.log ?? (() => {});
+  const mounts: Mount<Backend>[] = routes.map((r) => ({
+    segments: r.segments,
+    value: {
+      prefix: r.prefix,
+      mountPath: "/" + r.segments.map((s) => encodeKeyPath(s) + "/").join(""),
+      config: r.config,
+      credentials: r.credentials,
+      cache: createSigningKeyCache(16),
+      fetch: deps.fetch,
+      now: deps.now,
+      log,
+    },
+  }));
+  const index = routes.some((r) => r.segments.length === 0) ? undefined : routeIndex(routes);
+
+  async function serve(req: Request, method: string): Promise<Outcome> {
+    const target = parseTarget(req.url, req.headers);
+    if ("kind" in target) return refused(target, "http", method, null);
+    const [client, clientReason] = classifyClient(req.headers, target.query);
+    const base = { client, clientReason };
+    const match = matchMount(mounts, target.path);
+    if (!match) {
+      const bad = checkMethod(method);
+      if (bad) return { ...refused(bad, client, method, null), ...base };
+      if (index && target.path === "/" && client !== "api") {
+        return { response: index(req, method), decision: "routes", route: null, ...base };
+      }
+      const none = { status: 404, code: "NoSuchRoute", message: "no route serves this path" };
+      return { ...refused(none, client, method, null), ...base };
+    }
+    const backend = match.mount.value;
+    const route = backend.prefix;
+    if (match.bare && client !== "api" && !checkMethod(method)) {
+      const location = target.path + "/" + queryOf(req.url);
+      const response = new Response(null, {
+        status: 302,
+        headers: { location, "cache-control": "no-store" },
+      });
+      return { response, decision: "slash", route, ...base };
+    }
+    const decided = decideRoute(method, match.rest, target.query, client, backend.config);
+    if (decided.kind === "reject") return { ...refused(decided, client, method, route), ...base };
+    const decision = decided.kind === "object" ? decided.mode : decided.kind;
+    try {
+      const response = await dispatch({ req, method, client, backend }, decided);
+      return { response, decision, route, ...base };
+    } catch (e) {
+      const known = e instanceof HttpError;
+      const response = errorResponse(
+        known ? e : { status: 500, code: "InternalError", message: "internal error" },
+        client,
+        method,
+      );
+      return { response, decision, route, error: known ? e.detail : messageOf(e), ...base };
+    }
+  }
+
+  return async function handle(req: Request): Promise<Response> {
+    const started = deps.now();
+    const method = req.method;
+    const outcome = await serve(req, method);
+    const { response, error } = outcome;
+    log({
+      time: new Date(started).toISOString(),
+      level: response.status >= 500 ? "error" : "info",
+      event: "request",
+      method,
+      path: loggablePath(req.url),
+      route: outcome.route,
+      status: response.status,
+      decision: outcome.decision,
+      client: outcome.client ?? "http",
+      clientReason: outcome.clientReason ?? "n/a",
+      ms: deps.now() - started,
+      ...(error ? { error } : {}),
+    });
+    return response;
+  };
+}
+
+/** `?query` of a URL, or `""`. */
+function queryOf(url: string): string {
+  const q = url.indexOf("?");
+  return q < 0 ? "" : url.slice(q);
+}
+
+/** The page at `/` listing the routes whose listings are on, as HTML or JSON. */
+function routeIndex(routes: readonly ServedRoute[]) {
+  const listing: Listing = {
+    version: 2,
+    bucket: "",
+    prefix: "",
+    delimiter: "/",
+    isTruncated: false,
+    folders: routes.filter((r) => r.config.listing).map((r) => r.segments.join("/") + "/"),
+    files: [],
+  };
+  const options = { rootPath: "/", title: "routes" };
+  const html = renderListingHtml(listing, options);
+  const json = renderListingJson(listing, options);
+  return (req: Request, method: string): Response => {
+    const accept = req.headers.get("accept") ?? "";
+    const asJson = accept.includes("application/json") && !accept.includes("text/html");
+    const body = asJson ? json : html;
+    const headers = new Headers({
+      "content-type": asJson ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    });
+    if (!asJson) headers.set("content-security-policy", LISTING_CSP);
+    return new Response(method === "HEAD" ? null : body, { status: 200, headers });
+  };
+}
+
+/**
+ * Creates the handler for one route at `/`, configured by `config`.
  *
  * @example
  * ```ts
@@ -105,50 +282,5 @@ export function createHandler(
   config: Config,
   deps: HandlerDeps,
 ): (req: Request) => Promise<Response> {
-  const log = deps.log ?? (() => {});
-  const backend: Backend = {
-    config,
-    credentials: deps.credentials,
-    cache: createSigningKeyCache(16),
-    fetch: deps.fetch,
-    now: deps.now,
-    log,
-  };
-
-  return async function handle(req: Request): Promise<Response> {
-    const started = deps.now();
-    const method = req.method;
-    const { route, client, clientReason } = decide(method, req.url, req.headers, config);
-    let response: Response;
-    let error: string | undefined;
-    if (route.kind === "reject") {
-      response = errorResponse(route, client, method);
-    } else {
-      try {
-        response = await dispatch({ req, method, client, backend }, route);
-      } catch (e) {
-        const known = e instanceof HttpError;
-        error = known ? e.detail : messageOf(e);
-        response = errorResponse(
-          known ? e : { status: 500, code: "InternalError", message: "internal error" },
-          client,
-          method,
-        );
-      }
-    }
-    log({
-      time: new Date(started).toISOString(),
-      level: response.status >= 500 ? "error" : "info",
-      event: "request",
-      method,
-      path: loggablePath(req.url),
-      status: response.status,
-      decision: route.kind === "object" ? route.mode : route.kind,
-      client,
-      clientReason,
-      ms: deps.now() - started,
-      ...(error ? { error } : {}),
-    });
-    return response;
-  };
+  return createRouter([{ prefix: "/", segments: [], config, credentials: deps.credentials }], deps);
 }

@@ -1,24 +1,24 @@
 /**
- * The shell: reads the environment, resolves credentials, and serves the handler on the runtime
- * (`runtime.ts`). Run with `deno task start` or `bun run src/main.ts`.
+ * The shell: reads the environment, loads the routes and their credentials (`setup.ts`), and
+ * serves the handler on the runtime (`runtime.ts`). `SIGHUP` re-reads the routes file and the
+ * credential files; so does a change of the routes file. Run with `deno task start` or
+ * `bun run src/main.ts`.
  *
  * @module
  */
 
 import { parseConfig } from "./config.ts";
-import { regionOf } from "./env.ts";
-import { createHandler, type LogEntry } from "./handler.ts";
+import { setting } from "./env.ts";
+import { createRouter, type LogEntry } from "./handler.ts";
 import { reloadOnSignal, runtimeCredentialIo } from "./credentials/io.ts";
-import { parseScope } from "./credentials/signing_key.ts";
-import {
-  type CredentialProvider,
-  CredentialsConfigError,
-  resolveCredentialProvider,
-} from "./credentials/resolve.ts";
+import type { CredentialProvider } from "./credentials/provider.ts";
+import { type Loaded, loadRoutes, type SetupIo } from "./setup.ts";
 import { currentRuntime, type Runtime } from "./runtime.ts";
 
 /** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How often the routes file is checked for a change of its contents. */
+const ROUTES_POLL_MS = 2_000;
 
 /** One JSON line on stdout, written at once (console.log costs more than a redirect). */
 function logger(runtime: Runtime): (entry: LogEntry) => void {
@@ -30,76 +30,108 @@ function logger(runtime: Runtime): (entry: LogEntry) => void {
   };
 }
 
-/** Checks that a configured signing key's scope fits the proxy (region, service). */
-function scopeProblems(env: Record<string, string | undefined>, region: string): string[] {
-  const scope = env.AWS_KEY_SCOPE?.trim();
-  if (!scope || !env.AWS_SIGNING_KEY?.trim()) return [];
-  const parts = parseScope(scope);
-  if (!parts) return [`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`];
-  const problems = [];
-  if (parts.region !== region) {
-    problems.push(
-      `AWS_KEY_SCOPE: its region ${parts.region} is not the configured region ${region}`,
-    );
+/** One log line per credential provider: its source and the routes that use it. */
+function logProviders(loaded: Loaded, log: (entry: LogEntry) => void): void {
+  for (const provider of loaded.providers.values()) {
+    const routes = loaded.routes.filter((r) => r.credentials === provider).map((r) => r.prefix);
+    log({ level: "info", event: "credentials", source: provider.source, routes });
   }
-  if (parts.service !== "s3") {
-    problems.push(`AWS_KEY_SCOPE: its service ${parts.service} is not s3`);
-  }
-  return problems;
 }
 
 async function main(runtime: Runtime): Promise<void> {
   const log = logger(runtime);
   const env = runtime.env();
-  const parsed = parseConfig(env);
-  const errors = parsed.ok ? [] : [...parsed.errors];
-  errors.push(...scopeProblems(env, regionOf(env)));
-  let credentials: CredentialProvider | undefined;
-  const presignExpires = parsed.ok ? parsed.config.presignExpires : 300;
-  try {
-    credentials = await resolveCredentialProvider(env, runtimeCredentialIo({ env, log }), {
-      refreshAheadMs: Math.max(300_000, presignExpires * 1000),
-    });
-  } catch (e) {
-    if (!(e instanceof CredentialsConfigError)) throw e;
-    errors.push(e.message.replaceAll("\n", "\n    "));
-  }
-  if (!parsed.ok || errors.length > 0 || !credentials) {
-    credentials?.close?.();
+  const io: SetupIo = {
+    credentials: runtimeCredentialIo({ env, log }),
+    fileMode: (path) => runtime.fileMode(path),
+  };
+  const first = await loadRoutes(env, io);
+  if (!first.ok) {
     runtime.write(
       "stderr",
-      "s3 signing proxy: bad configuration:\n" + errors.map((e) => `  - ${e}\n`).join(""),
+      "s3 signing proxy: bad configuration:\n" + first.errors.map((e) => `  - ${e}\n`).join(""),
     );
     runtime.exit(2);
   }
   // Say at once (the provider logs it loudly) when the credentials cannot sign today, such as
   // a signing key scoped to another day; requests that need a signature then get a 503.
-  await credentials.get().catch(() => {});
-  const config = parsed.config;
-  log({ level: "info", event: "credentials", source: credentials.source });
-  const stopReload = reloadOnSignal(credentials, log);
-  const handler = createHandler(config, { fetch, now: Date.now, credentials, log });
-  const server = runtime.serve({
-    port: config.port,
-    hostname: config.hostname,
-    handler,
+  await Promise.all([...first.providers.values()].map((p) => p.get().catch(() => {})));
+  logProviders(first, log);
+  const deps = { fetch, now: Date.now, log };
+  let loaded: Loaded = first;
+  let handler = createRouter(loaded.routes, deps);
+  const routesFile = setting(env, "ROUTES_FILE");
+
+  /** Re-reads the routes file; a bad one is logged and the running routes stay. */
+  let reloading: Promise<void> = Promise.resolve();
+  const reloadRoutes = (reason: string) =>
+    reloading = reloading.then(async () => {
+      const next = await loadRoutes(env, io, loaded.providers);
+      if (!next.ok) {
+        log({ level: "error", event: "routes_reload_failed", reason, errors: next.errors });
+        // The same bad text is not tried again until it changes.
+        loaded = { ...loaded, fileText: await readOrUndefined(runtime, routesFile) };
+        return;
+      }
+      const kept = new Set<CredentialProvider>(next.providers.values());
+      for (const p of loaded.providers.values()) if (!kept.has(p)) p.close?.();
+      loaded = next;
+      handler = createRouter(next.routes, deps);
+      log({
+        level: "info",
+        event: "routes_reloaded",
+        reason,
+        routes: next.routes.map((r) => r.prefix),
+      });
+    });
+
+  const stopHup = reloadOnSignal(() => loaded.providers.values(), log, () => {
+    if (routesFile !== undefined) reloadRoutes("SIGHUP");
+  });
+  const poll = routesFile === undefined ? undefined : setInterval(async () => {
+    const text = await readOrUndefined(runtime, routesFile);
+    if (text !== undefined && text !== loaded.fileText) reloadRoutes("changed");
+  }, ROUTES_POLL_MS);
+
+  const server = parseConfig(env);
+  const { port, hostname } = server.ok ? server.config : { port: 8080, hostname: "0.0.0.0" };
+  const listener = runtime.serve({
+    port,
+    hostname,
+    handler: (req) => handler(req),
     onListen: (host, port) =>
-      log({ level: "info", event: "listening", host, port, region: config.region }),
+      log({
+        level: "info",
+        event: "listening",
+        host,
+        port,
+        region: loaded.routes[0].config.region,
+        routes: loaded.routes.map((r) => r.prefix),
+      }),
   });
   /** Stops taking requests, lets in-flight ones finish (for at most SHUTDOWN_GRACE_MS), exits. */
   const shutdown = (signal: string) => {
     log({ level: "info", event: "shutdown", signal });
-    stopReload();
-    credentials.close?.();
+    clearInterval(poll);
+    for (const provider of loaded.providers.values()) provider.close?.();
     setTimeout(() => {
       log({ level: "warn", event: "shutdown_forced", afterMs: SHUTDOWN_GRACE_MS });
       runtime.exit(0);
     }, SHUTDOWN_GRACE_MS);
-    server.shutdown().then(() => runtime.exit(0));
+    listener.shutdown().then(() => {
+      stopHup();
+      runtime.exit(0);
+    });
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     runtime.onSignal(signal, () => shutdown(signal));
   }
+}
+
+function readOrUndefined(runtime: Runtime, path: string | undefined): Promise<string | undefined> {
+  return path === undefined ? Promise.resolve(undefined) : runtime.readTextFile(path).catch(
+    () => undefined,
+  );
 }
 
 if (import.meta.main) {

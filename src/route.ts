@@ -165,8 +165,16 @@ export function classifyClient(headers: Headers, query: readonly Pair[]): [Clien
 /** A Host header value: `uri-host [":" port]` (RFC 9110): no `/`, `?`, `#`, `@`, `\` or space. */
 const HOST = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]*$/;
 
-function reject(status: number, code: string, message: string, headers?: Record<string, string>) {
-  return { kind: "reject", status, code, message, headers } as const;
+/** A request answered by the proxy itself. */
+export type Reject = Extract<Route, { kind: "reject" }>;
+
+function reject(
+  status: number,
+  code: string,
+  message: string,
+  headers?: Record<string, string>,
+): Reject {
+  return { kind: "reject", status, code, message, headers };
 }
 
 /** The pairs whose name is in `allowed`, each name once (the first wins). */
@@ -183,6 +191,35 @@ function isSubresource(name: string): boolean {
   return SUBRESOURCES.has(name);
 }
 
+/** A request target, split and checked: the raw path (dot segments resolved) and the query. */
+export interface Target {
+  readonly path: string;
+  readonly query: Pair[];
+}
+
+/**
+ * Checks the `Host` header and splits the request target, or answers the `400` it deserves.
+ *
+ * @example
+ * ```ts
+ * parseTarget("http://proxy/b/a%20b?x=1", new Headers()); // { path: "/b/a%20b", query: [["x", "1"]] }
+ * ```
+ */
+export function parseTarget(url: string, headers: Headers): Target | Reject {
+  const host = headers.get("host");
+  if (host !== null && !HOST.test(host)) {
+    // Deno builds req.url from the Host header: `Host: h/other` would put `/other` in the path.
+    return reject(400, "InvalidHost", "the Host header is not a host name and port");
+  }
+  try {
+    const target = rawTarget(url);
+    return { path: target.path, query: parseQuery(target.query) };
+  } catch (e) {
+    if (!(e instanceof BadTargetError)) throw e;
+    return reject(400, "InvalidURI", e.message);
+  }
+}
+
 /**
  * Decides what to do with a request. A `Host` header that is not a host and port is a `400`.
  *
@@ -193,42 +230,34 @@ function isSubresource(name: string): boolean {
  * ```
  */
 export function decide(method: string, url: string, headers: Headers, config: Config): Decision {
-  const host = headers.get("host");
-  if (host !== null && !HOST.test(host)) {
-    // Deno builds req.url from the Host header: `Host: h/other` would put `/other` in the path.
-    return {
-      route: reject(400, "InvalidHost", "the Host header is not a host name and port"),
-      client: "http",
-      clientReason: "n/a",
-    };
-  }
-  let query: Pair[] = [];
-  let path: string;
-  try {
-    const target = rawTarget(url);
-    path = target.path;
-    query = parseQuery(target.query);
-  } catch (e) {
-    if (!(e instanceof BadTargetError)) throw e;
-    return { route: reject(400, "InvalidURI", e.message), client: "http", clientReason: "n/a" };
-  }
-  const [client, clientReason] = classifyClient(headers, query);
-  const route = decideRoute(method, path, query, client, config);
+  const target = parseTarget(url, headers);
+  if ("kind" in target) return { route: target, client: "http", clientReason: "n/a" };
+  const [client, clientReason] = classifyClient(headers, target.query);
+  const route = decideRoute(method, target.path, target.query, client, config);
   return { route, client, clientReason };
 }
 
-function decideRoute(
+/** The `405` for a method this read-only proxy does not serve, on every path. */
+export function checkMethod(method: string): Reject | undefined {
+  if (method === "GET" || method === "HEAD") return undefined;
+  return reject(405, "MethodNotAllowed", `${method} is not allowed: this proxy is read-only`, {
+    allow: ALLOW,
+  });
+}
+
+/**
+ * Decides what to do with a path as the root of `config`'s route sees it (under a route prefix,
+ * the rest of the path after it).
+ */
+export function decideRoute(
   method: string,
   path: string,
-  query: Pair[],
+  query: readonly Pair[],
   client: ClientKind,
   config: Config,
 ): Route {
-  if (method !== "GET" && method !== "HEAD") {
-    return reject(405, "MethodNotAllowed", `${method} is not allowed: this proxy is read-only`, {
-      allow: ALLOW,
-    });
-  }
+  const refused = checkMethod(method);
+  if (refused) return refused;
   const sub = query.find(([name]) => isSubresource(name));
   if (sub) {
     return reject(
@@ -299,7 +328,7 @@ function decideRoute(
 function bucketRoute(
   method: string,
   bucket: string,
-  query: Pair[],
+  query: readonly Pair[],
   client: ClientKind,
   config: Config,
 ): Route {

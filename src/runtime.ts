@@ -27,6 +27,8 @@ export interface Runtime {
   args(): string[];
   /** A UTF-8 file (Deno obeys `--allow-read`). */
   readTextFile(path: string): Promise<string>;
+  /** `st_mode` of a file (permission bits included), or undefined where it has none. */
+  fileMode(path: string): Promise<number | undefined>;
   /** Lets a timer not keep the process alive. */
   unrefTimer(id: unknown): void;
   /** Adds a signal listener; returns its remover. Does nothing on Windows for SIGHUP. */
@@ -47,7 +49,7 @@ export interface ServeOptions {
 }
 
 declare const Bun: {
-  file(path: string): { text(): Promise<string> };
+  file(path: string): { text(): Promise<string>; stat(): Promise<{ mode: number }> };
   serve(options: {
     port: number;
     hostname: string;
@@ -75,6 +77,7 @@ function denoRuntime(): Runtime {
     env: () => Deno.env.toObject(),
     args: () => [...Deno.args],
     readTextFile: (path) => Deno.readTextFile(path),
+    fileMode: async (path) => (await Deno.stat(path)).mode ?? undefined,
     unrefTimer: (id) => {
       if (typeof id === "number") Deno.unrefTimer(id);
     },
@@ -118,6 +121,7 @@ function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtim
     env: () => ({ ...proc.env }),
     args: () => proc.argv.slice(2),
     readTextFile: (path) => bun.file(path).text(),
+    fileMode: async (path) => (await bun.file(path).stat()).mode,
     unrefTimer: (id) => (id as { unref?: () => void })?.unref?.(),
     onSignal(signal, listener) {
       if (windows && signal !== "SIGINT") return () => {};

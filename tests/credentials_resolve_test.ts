@@ -354,7 +354,7 @@ describe("runtime IO helpers", () => {
       },
     };
     const { log, events } = captureLog();
-    const stop = reloadOnSignal(provider, log);
+    const stop = reloadOnSignal(() => [provider], log);
     const keepAlive = setTimeout(() => {}, 60_000); // signal listeners do not hold the loop open
     try {
       Deno.kill(Deno.pid, "SIGHUP");

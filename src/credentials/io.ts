@@ -48,25 +48,34 @@ export function runtimeCredentialIo(
 }
 
 /**
- * Calls `provider.reload()` on SIGHUP. Returns a function that removes the listener. Does nothing for providers without `reload` or on Windows.
+ * On SIGHUP, calls `reload()` of every provider `providers()` answers then (files re-read),
+ * and then `also()` (the routes file). The listener is installed whatever the providers: a
+ * SIGHUP never stops the proxy. Returns a function that removes it. Nothing on Windows.
  *
  * @example
  * ```ts
- * const stop = reloadOnSignal(provider, log);
+ * const stop = reloadOnSignal(() => [provider], log);
  * // later: stop();
  * ```
  */
 export function reloadOnSignal(
-  provider: CredentialProvider,
+  providers: () => Iterable<CredentialProvider>,
   log: (event: Record<string, unknown>) => void,
+  also?: () => void,
 ): () => void {
-  const reload = provider.reload?.bind(provider);
-  if (!reload) return () => {};
-  const listener = () => {
-    log({ level: "info", event: "credentials_reload", source: provider.source, signal: "SIGHUP" });
-    reload().catch(() => {});
-  };
-  return currentRuntime().onSignal("SIGHUP", listener);
+  return currentRuntime().onSignal("SIGHUP", () => {
+    for (const provider of providers()) {
+      if (!provider.reload) continue;
+      log({
+        level: "info",
+        event: "credentials_reload",
+        source: provider.source,
+        signal: "SIGHUP",
+      });
+      provider.reload().catch(() => {});
+    }
+    also?.();
+  });
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
- * Prints the credential files this environment names, comma-separated, for Deno's
- * `--allow-read` (commas in a path are doubled, as Deno's flag syntax wants):
+ * Prints the files this environment names, comma-separated, for Deno's `--allow-read` (commas
+ * in a path are doubled, as Deno's flag syntax wants): the credential files, the routes file
+ * (`ROUTES_FILE`), and the credential files its routes name.
  *
  * ```sh
  * deno run --allow-net --allow-env \
- *   --allow-read="$(deno run --allow-env src/credentials/read_paths.ts)" src/main.ts
+ *   --allow-read="$(deno run --allow-env --allow-read src/credentials/read_paths.ts)" src/main.ts
  * ```
  *
  * Prints `/dev/null` when no file is named, so the flag never ends up empty (an empty
@@ -27,12 +28,40 @@ import { credentialReadPaths } from "./io.ts";
 export function allowReadFlag(
   env: Record<string, string | undefined>,
   homeDir: string | undefined,
+  routesText?: string,
 ): string {
-  const paths = credentialReadPaths(env, homeDir);
+  const paths = [
+    ...new Set([...credentialReadPaths(env, homeDir), ...routePaths(env, routesText)]),
+  ];
   return paths.length === 0 ? "/dev/null" : paths.map((p) => p.replaceAll(",", ",,")).join(",");
 }
 
+/**
+ * The routes file and the files its routes name (signing-key and token files). A file that
+ * cannot be read or parsed gives just its own path: the proxy reports what is wrong with it.
+ */
+function routePaths(env: Record<string, string | undefined>, text: string | undefined): string[] {
+  const file = env.ROUTES_FILE?.trim();
+  if (!file) return [];
+  const paths = [file];
+  try {
+    const routes = (JSON.parse(text ?? "") as { routes?: unknown }).routes;
+    for (const route of Array.isArray(routes) ? routes : []) {
+      for (const name of ["AWS_SIGNING_KEY_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE"]) {
+        const value = (route as Record<string, unknown>)?.[name];
+        if (typeof value === "string" && value.trim() !== "") paths.push(value.trim());
+      }
+    }
+  } catch {
+    // Not JSON: the proxy will say so.
+  }
+  return paths;
+}
+
 if (import.meta.main) {
-  const env = currentRuntime().env();
-  console.log(allowReadFlag(env, env.HOME || env.USERPROFILE || undefined));
+  const runtime = currentRuntime();
+  const env = runtime.env();
+  const file = env.ROUTES_FILE?.trim();
+  const text = file ? await runtime.readTextFile(file).catch(() => undefined) : undefined;
+  console.log(allowReadFlag(env, env.HOME || env.USERPROFILE || undefined, text));
 }

@@ -15,6 +15,10 @@ export type LogEntry = Record<string, unknown>;
 
 /** Everything a request to one backend needs: its settings, credentials and the world's I/O. */
 export interface Backend {
+  /** The route's prefix as configured (`/myfiles/`), for the access log. */
+  readonly prefix: string;
+  /** The URL path the route is mounted at, percent-encoded, ending in `/`: links start here. */
+  readonly mountPath: string;
   readonly config: Config;
   /** Only `get` is asked for, once per request that needs a signature. */
   readonly credentials: Pick<CredentialProvider, "get">;

@@ -53,7 +53,8 @@ export async function serveFolder(
   if (prefix !== "" && !page && listing.files.length === 0 && listing.folders.length === 0) {
     throw new HttpError(404, "NoSuchKey", "no such folder");
   }
-  const rootPath = config.bucket !== undefined ? "/" : "/" + encodeKeyPath(bucket) + "/";
+  const rootPath = backend.mountPath +
+    (config.bucket !== undefined ? "" : encodeKeyPath(bucket) + "/");
   const options = { rootPath, title: bucket };
   const accept = ex.req.headers.get("accept") ?? "";
   const json = accept.includes("application/json") && !accept.includes("text/html");

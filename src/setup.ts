@@ -1,0 +1,155 @@
+/**
+ * From the environment (and the routes file it names) to the routes to serve, each with its
+ * credential provider: one provider per distinct set of credentials, however many routes use
+ * it, and the process's own chain only when some route relies on it. Used at startup and on
+ * every reload, when providers whose credentials did not change are kept (with their caches and
+ * refresh loops).
+ *
+ * @module
+ */
+
+import { parseConfig } from "./config.ts";
+import { type Env, regionOf, setting } from "./env.ts";
+import type { ServedRoute } from "./handler.ts";
+import {
+  type CredentialIo,
+  type CredentialProvider,
+  CredentialsConfigError,
+  resolveCredentialProvider,
+} from "./credentials/resolve.ts";
+import { parseScope } from "./credentials/signing_key.ts";
+import { parseRoutes, type RouteSpec } from "./routes.ts";
+import { fileErrorMessage } from "./credentials/provider.ts";
+
+/** What loading reads besides the environment. */
+export interface SetupIo {
+  readonly credentials: CredentialIo;
+  /** `st_mode` of a file, or undefined where the runtime cannot tell. */
+  readonly fileMode: (path: string) => Promise<number | undefined>;
+}
+
+/** Routes ready to serve, and the providers behind them (by credential key). */
+export interface Loaded {
+  readonly routes: readonly ServedRoute[];
+  readonly providers: ReadonlyMap<string, CredentialProvider>;
+  /** The routes file's text as read (to notice a change), or undefined without one. */
+  readonly fileText?: string;
+}
+
+/** Result of {@linkcode loadRoutes}. */
+export type LoadResult =
+  | ({ readonly ok: true } & Loaded)
+  | { readonly ok: false; readonly errors: string[] };
+
+/** Checks that a configured signing key's scope fits the route (region, service). */
+function scopeProblems(env: Env, region: string): string[] {
+  const scope = setting(env, "AWS_KEY_SCOPE");
+  if (!scope || !setting(env, "AWS_SIGNING_KEY")) return [];
+  const parts = parseScope(scope);
+  if (!parts) return [`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`];
+  const problems = [];
+  if (parts.region !== region) {
+    problems.push(
+      `AWS_KEY_SCOPE: its region ${parts.region} is not the configured region ${region}`,
+    );
+  }
+  if (parts.service !== "s3") {
+    problems.push(`AWS_KEY_SCOPE: its service ${parts.service} is not s3`);
+  }
+  return problems;
+}
+
+/**
+ * The routes of this environment (from `ROUTES_FILE`, or one route at `/` without it), with
+ * every problem found; `specs` holds the valid ones, so their credentials are checked too.
+ */
+async function readSpecs(
+  env: Env,
+  io: SetupIo,
+): Promise<{ specs: readonly RouteSpec[]; errors: string[]; fileText?: string }> {
+  const path = setting(env, "ROUTES_FILE");
+  if (path === undefined) {
+    const parsed = parseConfig(env);
+    // The process's credentials are checked even when a setting is bad: every problem at once.
+    const config = parsed.ok ? parsed.config : undefined;
+    return {
+      specs: [{ prefix: "/", segments: [], config: config!, credentialKey: "process" }],
+      errors: parsed.ok ? [] : parsed.errors,
+    };
+  }
+  let text: string;
+  try {
+    text = await io.credentials.readTextFile(path);
+  } catch (e) {
+    return { specs: [], errors: [`ROUTES_FILE: cannot read ${path}: ${fileErrorMessage(e)}`] };
+  }
+  const mode = await io.fileMode(path).catch(() => undefined);
+  const parsed = parseRoutes({ path, text, mode }, env);
+  return { specs: parsed.routes, errors: parsed.ok ? [] : parsed.errors, fileText: text };
+}
+
+/**
+ * Loads the routes and their credentials. With `previous` (a reload), providers for unchanged
+ * credentials are reused; new ones are resolved (and closed again when the load fails).
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadRoutes(env, io);
+ * if (!loaded.ok) for (const e of loaded.errors) console.error(e);
+ * ```
+ */
+export async function loadRoutes(
+  env: Env,
+  io: SetupIo,
+  previous: ReadonlyMap<string, CredentialProvider> = new Map(),
+): Promise<LoadResult> {
+  const read = await readSpecs(env, io);
+  const { specs } = read;
+  const errors = [...read.errors];
+  const many = setting(env, "ROUTES_FILE") !== undefined;
+  const name = (spec: RouteSpec) => many ? `route ${specs.indexOf(spec)} (${spec.prefix}): ` : "";
+  for (const spec of specs) {
+    const region = spec.config?.region ?? regionOf(env);
+    for (const p of scopeProblems(spec.credentialEnv ?? env, region)) {
+      errors.push(name(spec) + p);
+    }
+  }
+  const refreshAheadMs = Math.max(
+    300_000,
+    ...specs.map((s) => (s.config?.presignExpires ?? 0) * 1000),
+  );
+  const providers = new Map<string, CredentialProvider>();
+  const created: CredentialProvider[] = [];
+  for (const spec of specs) {
+    if (providers.has(spec.credentialKey)) continue;
+    let provider = previous.get(spec.credentialKey);
+    if (!provider) {
+      try {
+        provider = await resolveCredentialProvider(spec.credentialEnv ?? env, io.credentials, {
+          refreshAheadMs,
+        });
+        created.push(provider);
+      } catch (e) {
+        if (!(e instanceof CredentialsConfigError)) throw e;
+        const users = specs.filter((s) => s.credentialKey === spec.credentialKey);
+        const who = spec.credentialEnv || !many
+          ? name(spec)
+          : `the environment's credentials (for ${users.map((s) => s.prefix).join(", ")}): `;
+        errors.push(who + e.message.replaceAll("\n", "\n    "));
+        continue;
+      }
+    }
+    providers.set(spec.credentialKey, provider);
+  }
+  if (errors.length > 0) {
+    for (const provider of created) provider.close?.();
+    return { ok: false, errors };
+  }
+  const routes = specs.map((spec) => ({
+    prefix: spec.prefix,
+    segments: spec.segments,
+    config: spec.config,
+    credentials: providers.get(spec.credentialKey)!,
+  }));
+  return { ok: true, routes, providers, fileText: read.fileText };
+}
