@@ -145,4 +145,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Not a top-level await: `bun build --compile --bytecode` cannot compile one.
+main().catch((error) => {
+  console.error(error);
+  exit(1);
+});
