@@ -27,6 +27,11 @@ export interface ProxyOptions {
    * `pid` is then the task runner's, which forwards signals (SIGHUP, SIGTERM) to the proxy.
    */
   viaTask?: boolean;
+  /**
+   * Run this executable (a `bun build --compile` output, say) with no arguments instead of
+   * `src/main.ts` under `runtime`, which then only labels the process.
+   */
+  executable?: string;
 }
 
 /** How the process ended. */
@@ -72,7 +77,9 @@ export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
 
 function command(options: ProxyOptions): Deno.Command {
   const { runtime, env = {} } = options;
-  const [cmd, args] = runtime === "deno"
+  const [cmd, args] = options.executable !== undefined
+    ? [options.executable, []]
+    : runtime === "deno"
     ? [
       Deno.execPath(),
       options.viaTask

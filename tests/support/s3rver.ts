@@ -64,6 +64,8 @@ export interface S3rverOptions {
   allowAnonymous?: boolean;
   /** Host suffix for virtual-host style (`<bucket>.s3.<serviceEndpoint>`). */
   serviceEndpoint?: string;
+  /** Port on 127.0.0.1. Default 0: any free port. */
+  port?: number;
   /** Milliseconds to wait for the server to be ready. Default 20000. */
   startTimeoutMs?: number;
 }
@@ -241,6 +243,7 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
     directory,
     allowAnonymous: options.allowAnonymous ?? false,
     serviceEndpoint: options.serviceEndpoint,
+    port: options.port ?? 0,
   };
   const child = new Deno.Command("node", {
     args: ["--openssl-legacy-provider", MAIN.pathname, JSON.stringify(settings)],
