@@ -274,8 +274,8 @@ describe("helm chart", () => {
     const routesJson = configMap.data["routes.json"];
     assert.deepEqual(JSON.parse(routesJson), {
       routes: [
-        { prefix: "/site/", bucket: "acme-site" },
-        { prefix: "/data/", bucket: "acme-datasets", listing: "off" },
+        { prefix: "/site/", S3_BUCKET: "acme-site" },
+        { prefix: "/data/", S3_BUCKET: "acme-datasets", LISTING: "off" },
       ],
     });
     const volume = pod.volumes.find((v: Manifest) => v.configMap);
@@ -343,7 +343,7 @@ describe("helm chart", () => {
       only(await render(["full-values.yaml"], sets), "Deployment")
         .spec.template.metadata.annotations["checksum/routes"];
     const base = await checksum([]);
-    assert.notEqual(await checksum(["routes[0].bucket=other-site"]), base);
+    assert.notEqual(await checksum(["routes[0].S3_BUCKET=other-site"]), base);
     assert.notEqual(await checksum(["routes[1].listing=on"]), base);
     assert.equal(await checksum(["replicaCount=5", "env.AWS_REGION=us-west-2"]), base);
   });
