@@ -19,6 +19,7 @@ import process from "node:process";
 import { normalizeHost, regionOf } from "../config.ts";
 import { isBucketName, isDnsBucketName } from "../s3/key.ts";
 import { presignObjectUrl } from "../s3/presign_url.ts";
+import { amzDate, decodeSigningKey, isAmzDate } from "../s3/scope.ts";
 import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
 import type { CliResult } from "./signing_key.ts";
 
@@ -65,38 +66,6 @@ function secretValue(env: Env, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-/**
- * Decodes a 32-byte signing key written in base64 (as `signing-key` prints it) or hex (as
- * `signing-key --no-base64` prints it); `undefined` for anything else.
- */
-function decodeKey(text: string): Uint8Array | undefined {
-  if (/^[0-9a-fA-F]{64}$/.test(text)) {
-    return Uint8Array.from({ length: 32 }, (_, i) => parseInt(text.slice(i * 2, i * 2 + 2), 16));
-  }
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(text)) return undefined;
-  const binary = atob(text);
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
-/**
- * Whether `datetime` is `YYYYMMDDTHHMMSSZ` naming a real UTC instant.
- *
- * @example
- * ```ts
- * isAmzDate("20130524T000000Z"); // true
- * isAmzDate("20130532T000000Z"); // false
- * ```
- */
-export function isAmzDate(datetime: string): boolean {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(datetime);
-  if (!m) return false;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 &&
-    t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi &&
-    t.getUTCSeconds() === s;
-}
-
 function usageError(message: string): CliResult {
   const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
   return { code: 2, stdout: "", stderr: `presign: ${message}\n${synopsis}\n(--help for more)\n` };
@@ -119,7 +88,7 @@ function credentialsOf(env: Env): Credentials | string {
   }
   if (secret !== undefined) return { accessKeyId, secretAccessKey: secret, sessionToken };
   if (key !== undefined) {
-    const signingKey = decodeKey(key.trim());
+    const signingKey = decodeSigningKey(key.trim());
     if (signingKey === undefined) {
       return "AWS_SIGNING_KEY is not a 32-byte key in base64 (or hex)";
     }
@@ -192,7 +161,7 @@ export function main(args: readonly string[], env: Env, now: Date): CliResult {
   if (method !== "GET" && method !== "HEAD") {
     return usageError(`bad --method "${flags.get("--method")}": expected GET or HEAD`);
   }
-  const datetime = flags.get("--date") ?? now.toISOString().replace(/[:-]|\.\d{3}/g, "");
+  const datetime = flags.get("--date") ?? amzDate(now.getTime());
   if (!isAmzDate(datetime)) {
     return usageError(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
   }

@@ -17,6 +17,7 @@
 
 import process from "node:process";
 import { toHex } from "../crypto/sha256.ts";
+import { addDays, isCalendarDate, utcDate } from "../s3/scope.ts";
 import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
 
 /** What a CLI run produced: exit code and the text for stdout and stderr. */
@@ -111,40 +112,6 @@ function parseFlags(
   return { flags };
 }
 
-/**
- * Whether `date` is `YYYYMMDD` naming a real calendar day.
- *
- * @example
- * ```ts
- * isCalendarDate("20240229"); // true
- * isCalendarDate("20230229"); // false
- * ```
- */
-export function isCalendarDate(date: string): boolean {
-  if (!/^\d{8}$/.test(date)) return false;
-  const y = Number(date.slice(0, 4)), m = Number(date.slice(4, 6)), d = Number(date.slice(6));
-  const t = new Date(Date.UTC(y, m - 1, d));
-  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 &&
-    t.getUTCDate() === d;
-}
-
-/**
- * The UTC date `YYYYMMDD` that is `days` days after `date` (a valid `YYYYMMDD`).
- *
- * @example
- * ```ts
- * addDays("20241231", 1); // "20250101"
- * ```
- */
-export function addDays(date: string, days: number): string {
-  const t = Date.UTC(
-    Number(date.slice(0, 4)),
-    Number(date.slice(4, 6)) - 1,
-    Number(date.slice(6)) + days,
-  );
-  return new Date(t).toISOString().slice(0, 10).replaceAll("-", "");
-}
-
 function base64(bytes: Uint8Array): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
@@ -188,8 +155,7 @@ export function main(args: readonly string[], now: Date): CliResult {
   if (!NAME.test(service)) {
     return usageError(`bad service "${service}": expected lower-case letters, digits and -`);
   }
-  const today = now.toISOString().slice(0, 10).replaceAll("-", "");
-  const date = flags.get("date") ?? today;
+  const date = flags.get("date") ?? utcDate(now.getTime());
   if (!isCalendarDate(date)) {
     return usageError(`bad date "${date}": expected YYYYMMDD, a real UTC calendar day`);
   }

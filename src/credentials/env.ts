@@ -9,8 +9,8 @@
  */
 
 import { type CredentialProvider, CredentialSourceError, staticProvider } from "./provider.ts";
+import { decodeSigningKey } from "../s3/scope.ts";
 import {
-  decodeSigningKey,
   type SigningKeyFileOptions,
   signingKeyFileProvider,
   signingKeyProvider,

@@ -9,6 +9,13 @@
  * @module
  */
 
+import {
+  decodeSigningKey,
+  parseScope,
+  SCOPE_FORMAT,
+  type ScopeParts,
+  utcDate,
+} from "../s3/scope.ts";
 import type { SigningKeyCredentials } from "../s3/sigv4.ts";
 import {
   type CredentialProvider,
@@ -19,70 +26,8 @@ import {
 
 const DAY_MS = 86_400_000;
 
-/**
- * The UTC date `YYYYMMDD` of an instant given in epoch milliseconds.
- *
- * @example
- * ```ts
- * utcDate(Date.UTC(2024, 0, 2, 23, 59)); // "20240102"
- * ```
- */
-export function utcDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10).replaceAll("-", "");
-}
-
-const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
-const HEX_32 = /^[0-9a-fA-F]{64}$/;
-
-/**
- * Decodes a 32-byte signing key written in base64 (as `signing-key` prints it) or in hex (as
- * `signing-key --no-base64` prints it); `undefined` for anything else.
- *
- * @example
- * ```ts
- * decodeSigningKey("L4vRLWAO92X5L3Sqk5QydUSdB0nC9+1wfqLMOKLbRp4=")?.length; // 32
- * ```
- */
-export function decodeSigningKey(text: string): Uint8Array | undefined {
-  if (HEX_32.test(text)) {
-    const out = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) out[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
-    return out;
-  }
-  if (!BASE64_32.test(text)) return undefined;
-  const binary = atob(text);
-  if (binary.length !== 32) return undefined;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
-/** The parts of a scope `YYYYMMDD/REGION/SERVICE/aws4_request`. */
-export interface ScopeParts {
-  readonly date: string;
-  readonly region: string;
-  readonly service: string;
-}
-
-const SCOPE = /^(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request$/;
-
-/**
- * Splits a credential scope, or answers `undefined` when it is not
- * `YYYYMMDD/REGION/SERVICE/aws4_request` with a real calendar date.
- *
- * @example
- * ```ts
- * parseScope("20160902/us-east-1/s3/aws4_request"); // { date: "20160902", region: "us-east-1", service: "s3" }
- * ```
- */
-export function parseScope(scope: string): ScopeParts | undefined {
-  const m = SCOPE.exec(scope);
-  if (!m) return undefined;
-  const date = m[1];
-  const ms = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8));
-  if (utcDate(ms) !== date) return undefined;
-  return { date, region: m[2], service: m[3] };
-}
+// main.ts still imports parseScope from here; it moves to ../s3/scope.ts with the request path.
+export { parseScope } from "../s3/scope.ts";
 
 /** One usable line of a signing-key file. */
 export interface SigningKeyEntry extends ScopeParts {
@@ -119,7 +64,7 @@ export function parseSigningKeyFile(text: string): SigningKeyFile {
     const parts = parseScope(scope);
     if (!signingKey) errors.push(`line ${line}: the key is not 32 bytes of base64 (or hex)`);
     else if (!parts) {
-      errors.push(`line ${line}: the scope is not YYYYMMDD/REGION/SERVICE/aws4_request`);
+      errors.push(`line ${line}: the scope is not ${SCOPE_FORMAT}`);
     } else entries.push({ ...parts, signingKey, scope, line });
     return signingKey !== undefined && parts !== undefined;
   };
@@ -190,9 +135,7 @@ export interface SigningKeyOptions {
 export function signingKeyProvider(options: SigningKeyOptions): CredentialProvider {
   const parts = parseScope(options.scope);
   if (!parts) {
-    throw new CredentialSourceError(
-      "AWS_KEY_SCOPE is not YYYYMMDD/REGION/SERVICE/aws4_request",
-    );
+    throw new CredentialSourceError(`AWS_KEY_SCOPE is not ${SCOPE_FORMAT}`);
   }
   const credentials: SigningKeyCredentials = {
     accessKeyId: options.accessKeyId,

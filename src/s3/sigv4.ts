@@ -12,6 +12,7 @@
 
 import { hmac, hmacHex, type HmacKey, hmacKey, sha256Hex } from "../crypto/sha256.ts";
 import { encodeQueryComponent } from "./encode.ts";
+import { scopeMismatch } from "./scope.ts";
 
 /** The payload hash S3 accepts for requests whose body is not hashed (presigned URLs, GETs). */
 export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
@@ -303,24 +304,8 @@ function prepareKey(
  * ```
  */
 export function checkScope(scope: string, date: string, region: string, service: string): void {
-  const parts = scope.split("/");
-  if (parts.length !== 4 || !DATE.test(parts[0]) || parts[3] !== "aws4_request") {
-    throw new SigningError(
-      `invalid signing key scope "${scope}": expected YYYYMMDD/REGION/SERVICE/aws4_request`,
-    );
-  }
-  if (parts[0] !== date) {
-    throw new SigningError(
-      `signing key expired: its scope is for ${parts[0]} (UTC) but the request is dated ${date}; ` +
-        "a signing key is valid for one UTC day",
-    );
-  }
-  if (parts[1] !== region) {
-    throw new SigningError(`signing key scope is for region ${parts[1]}, not ${region}`);
-  }
-  if (parts[2] !== service) {
-    throw new SigningError(`signing key scope is for service ${parts[2]}, not ${service}`);
-  }
+  const problem = scopeMismatch(scope, date, region, service);
+  if (problem !== undefined) throw new SigningError(problem);
 }
 
 /** Where and when a request is signed. */
