@@ -19,7 +19,7 @@ export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 /** SHA-256 of the empty string: the payload hash of a request with no body. */
 export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** The only algorithm we sign with. */
-export const ALGORITHM = "AWS4-HMAC-SHA256";
+const ALGORITHM = "AWS4-HMAC-SHA256";
 /** Longest lifetime S3 accepts for a presigned URL, in seconds (7 days). */
 export const MAX_PRESIGN_EXPIRES = 604800;
 
@@ -140,31 +140,6 @@ export interface RequestParts {
   readonly headers: readonly Pair[];
   /** Hex SHA-256 of the body, {@linkcode UNSIGNED_PAYLOAD} or {@linkcode EMPTY_SHA256}. */
   readonly payloadHash: string;
-}
-
-/**
- * The canonical request and its signed-headers list.
- *
- * @example
- * ```ts
- * canonicalRequest({
- *   method: "GET",
- *   path: "/test.txt",
- *   headers: [["host", "examplebucket.s3.amazonaws.com"]],
- *   payloadHash: UNSIGNED_PAYLOAD,
- * }).canonicalRequest; // "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD"
- * ```
- */
-export function canonicalRequest(
-  parts: RequestParts,
-): { canonicalRequest: string; signedHeaders: string } {
-  const { canonical, signed } = canonicalHeaders(parts.headers);
-  const query = parts.query ? canonicalQuery(parts.query) : "";
-  return {
-    canonicalRequest: parts.method + "\n" + parts.path + "\n" + query + "\n" + canonical + "\n" +
-      signed + "\n" + parts.payloadHash,
-    signedHeaders: signed,
-  };
 }
 
 /**
@@ -376,6 +351,8 @@ export interface HeaderSignOptions {
 /** A header-signed request: the headers to add to it, and what was signed. */
 export interface SignedHeaders extends Signature {
   readonly authorization: string;
+  /** The canonical query string signed, without `?`: send exactly this. */
+  readonly query: string;
   /** Headers to send besides the request's own: `authorization`, `x-amz-date`, ... */
   readonly headers: Pair[];
 }
@@ -410,7 +387,7 @@ export function signHeaders(
   const authorization = ALGORITHM + " Credential=" + ctx.credentials.accessKeyId + "/" +
     sig.scope + ", SignedHeaders=" + sig.signedHeaders + ", Signature=" + sig.signature;
   added.push(["authorization", authorization]);
-  return { ...sig, authorization, headers: added };
+  return { ...sig, authorization, query, headers: added };
 }
 
 /** Options of {@linkcode presign}. */
