@@ -7,6 +7,7 @@
  * @module
  */
 
+import { localName, onlyChild, parseXml, textOf, type XmlElement } from "../xml.ts";
 import { checkCredentials, type HttpPolicy, httpRequest } from "./http.ts";
 import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } from "./provider.ts";
 
@@ -52,21 +53,21 @@ export function assumeRoleBody(
   ]);
 }
 
-function decodeXml(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
-    if (e[0] === "#") {
-      const code = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return code <= 0x10ffff ? String.fromCodePoint(code) : "";
-    }
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e] as string;
-  });
+/** The parsed document, or `undefined` when the body is not well-formed XML. */
+function parseDocument(xml: string): XmlElement | undefined {
+  try {
+    return parseXml(xml);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }
 
-/** The text of the only `<name>` element in `xml`, or `undefined` when none or several. */
-function onlyElement(xml: string, name: string): string | undefined {
-  const re = new RegExp(`<${name}>([^<]*)</${name}>`, "g");
-  const all = [...xml.matchAll(re)];
-  return all.length === 1 ? decodeXml(all[0][1]).trim() : undefined;
+/** The trimmed text of the only leaf child `name` of `element`; `undefined` otherwise. */
+function onlyText(element: XmlElement | undefined, name: string): string | undefined {
+  const child = element && onlyChild(element, name);
+  if (child === undefined || child.children.some((c) => typeof c !== "string")) return undefined;
+  return textOf(child).trim();
 }
 
 /**
@@ -80,33 +81,29 @@ function onlyElement(xml: string, name: string): string | undefined {
  * ```
  */
 export function parseAssumeRoleResponse(xml: string, label: string): ExpiringCredentials {
-  const result = /<AssumeRoleWithWebIdentityResult>([\s\S]*)<\/AssumeRoleWithWebIdentityResult>/
-    .exec(xml);
-  const block = result && /<Credentials>([\s\S]*?)<\/Credentials>/.exec(result[1]);
-  if (!/<AssumeRoleWithWebIdentityResponse[\s>]/.test(xml) || !block) {
+  const root = parseDocument(xml);
+  const result = root && localName(root.name) === "AssumeRoleWithWebIdentityResponse"
+    ? onlyChild(root, "AssumeRoleWithWebIdentityResult")
+    : undefined;
+  const credentials = result && onlyChild(result, "Credentials");
+  if (credentials === undefined) {
     throw new CredentialSourceError(
       `${label} answered a body that is not an AssumeRoleWithWebIdentityResponse`,
     );
   }
-  const inner = block[1];
   return checkCredentials({
-    AccessKeyId: onlyElement(inner, "AccessKeyId"),
-    SecretAccessKey: onlyElement(inner, "SecretAccessKey"),
-    Token: onlyElement(inner, "SessionToken"),
-    Expiration: onlyElement(inner, "Expiration"),
+    AccessKeyId: onlyText(credentials, "AccessKeyId"),
+    SecretAccessKey: onlyText(credentials, "SecretAccessKey"),
+    Token: onlyText(credentials, "SessionToken"),
+    Expiration: onlyText(credentials, "Expiration"),
   }, label);
 }
 
 /**
  * The error code and message of an STS error document (`<ErrorResponse><Error><Code>`), each
  * cleaned to printable text and shortened, with every occurrence of `scrub` removed.
- *
- * @example
- * ```ts
- * stsError("<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>", "").code; // "AccessDenied"
- * ```
  */
-export function stsError(xml: string, scrub: string): { code?: string; message?: string } {
+function stsError(xml: string, scrub: string): { code?: string; message?: string } {
   const clean = (s: string | undefined) => {
     if (!s) return undefined;
     let out = s;
@@ -114,10 +111,12 @@ export function stsError(xml: string, scrub: string): { code?: string; message?:
     out = out.replace(/[^\x20-\x7e]+/g, " ").trim();
     return out.length > 200 ? out.slice(0, 200) + "..." : out || undefined;
   };
-  const code = onlyElement(xml, "Code");
+  const root = parseDocument(xml);
+  const error = root && localName(root.name) === "ErrorResponse" ? onlyChild(root, "Error") : root;
+  const code = onlyText(error, "Code");
   return {
     code: code && /^[\w.-]{1,64}$/.test(code) ? code : undefined,
-    message: clean(onlyElement(xml, "Message")),
+    message: clean(onlyText(error, "Message")),
   };
 }
 
