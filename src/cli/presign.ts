@@ -21,6 +21,7 @@ import { isBucketName, isDnsBucketName } from "../s3/key.ts";
 import { presignObjectUrl } from "../s3/presign_url.ts";
 import { amzDate, decodeSigningKey, isAmzDate } from "../s3/scope.ts";
 import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
+import { type FlagSpec, parseFlags } from "./flags.ts";
 import type { CliResult } from "./signing_key.ts";
 
 export type { CliResult } from "./signing_key.ts";
@@ -53,6 +54,13 @@ Exit codes: 0 ok, 1 bad environment or cannot sign, 2 bad usage.
 type Env = Readonly<Record<string, string | undefined>>;
 
 const DEFAULT_EXPIRES = 3600;
+
+const FLAGS: FlagSpec = {
+  values: { "--expires": "expires", "--method": "method", "--date": "date" },
+  booleans: { "-h": "help", "--help": "help" },
+  positional: "s3://BUCKET/KEY",
+  stopAt: "help",
+};
 
 /** A setting's value: trimmed, and unset when empty (as the proxy's config reads it). */
 function setting(env: Env, name: string): string | undefined {
@@ -118,28 +126,10 @@ function credentialsOf(env: Env): Credentials | string {
  * ```
  */
 export function main(args: readonly string[], env: Env, now: Date): CliResult {
-  let target: string | undefined;
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "-h" || arg === "--help") return { code: 0, stdout: USAGE, stderr: "" };
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (name === "--expires" || name === "--method" || name === "--date") {
-      let value: string;
-      if (eq !== -1) value = arg.slice(eq + 1);
-      else if (i + 1 < args.length) value = args[++i];
-      else return usageError(`${name} needs a value`);
-      if (flags.has(name)) return usageError(`${name} given twice`);
-      flags.set(name, value);
-    } else if (arg.startsWith("-")) {
-      return usageError(`unknown option ${name}`);
-    } else if (target === undefined) {
-      target = arg;
-    } else {
-      return usageError(`unexpected argument "${arg}": give one s3://BUCKET/KEY`);
-    }
-  }
+  const parsed = parseFlags(args, FLAGS);
+  if ("error" in parsed) return usageError(parsed.error);
+  const { flags, positional: target } = parsed;
+  if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
   if (target === undefined) return usageError("missing s3://BUCKET/KEY");
   if (!target.startsWith("s3://")) return usageError(`"${target}" is not s3://BUCKET/KEY`);
   const slash = target.indexOf("/", 5);
@@ -148,7 +138,7 @@ export function main(args: readonly string[], env: Env, now: Date): CliResult {
   if (!isBucketName(bucket)) return usageError(`"${bucket}" is not a bucket name`);
   if (key === "") return usageError(`missing the object key in "${target}"`);
 
-  const rawExpires = flags.get("--expires") ?? String(DEFAULT_EXPIRES);
+  const rawExpires = flags.get("expires") ?? String(DEFAULT_EXPIRES);
   if (
     !/^\d+$/.test(rawExpires) || Number(rawExpires) < 1 ||
     Number(rawExpires) > MAX_PRESIGN_EXPIRES
@@ -157,11 +147,11 @@ export function main(args: readonly string[], env: Env, now: Date): CliResult {
       `bad --expires "${rawExpires}": expected whole seconds from 1 to ${MAX_PRESIGN_EXPIRES}`,
     );
   }
-  const method = (flags.get("--method") ?? "GET").toUpperCase();
+  const method = (flags.get("method") ?? "GET").toUpperCase();
   if (method !== "GET" && method !== "HEAD") {
-    return usageError(`bad --method "${flags.get("--method")}": expected GET or HEAD`);
+    return usageError(`bad --method "${flags.get("method")}": expected GET or HEAD`);
   }
-  const datetime = flags.get("--date") ?? amzDate(now.getTime());
+  const datetime = flags.get("date") ?? amzDate(now.getTime());
   if (!isAmzDate(datetime)) {
     return usageError(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
   }

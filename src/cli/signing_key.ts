@@ -17,6 +17,7 @@
 
 import process from "node:process";
 import { toHex } from "../crypto/sha256.ts";
+import { parseFlags } from "./flags.ts";
 import { addDays, isCalendarDate, utcDate } from "../s3/scope.ts";
 import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
 
@@ -70,48 +71,6 @@ const BOOLEAN_FLAGS: Record<string, string> = {
   "--help": "help",
 };
 
-/** Parsed flags, or the usage error. */
-type Parsed = { readonly flags: Map<string, string> } | { readonly error: string };
-
-/**
- * Parses `-x VALUE`, `--name VALUE` and `--name=VALUE` against the flag tables. A repeated
- * flag, an unknown flag, a missing value or a positional argument is an error.
- */
-function parseFlags(
-  args: readonly string[],
-  valueFlags: Record<string, string>,
-  booleanFlags: Record<string, string>,
-): Parsed {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const spelled = eq === -1 ? arg : arg.slice(0, eq);
-    let name: string;
-    let value: string;
-    if (spelled in valueFlags) {
-      name = valueFlags[spelled];
-      if (eq !== -1) {
-        value = arg.slice(eq + 1);
-      } else if (i + 1 < args.length) {
-        value = args[++i];
-      } else {
-        return { error: `${spelled} needs a value` };
-      }
-    } else if (spelled in booleanFlags && eq === -1) {
-      name = booleanFlags[spelled];
-      value = "";
-    } else if (arg.startsWith("-") && arg !== "-") {
-      return { error: `unknown option ${spelled}` };
-    } else {
-      return { error: `unexpected argument "${arg}"` };
-    }
-    if (flags.has(name)) return { error: `${spelled} given twice` };
-    flags.set(name, value);
-  }
-  return { flags };
-}
-
 function base64(bytes: Uint8Array): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
@@ -138,7 +97,7 @@ function usageError(message: string): CliResult {
  * ```
  */
 export function main(args: readonly string[], now: Date): CliResult {
-  const parsed = parseFlags(args, VALUE_FLAGS, BOOLEAN_FLAGS);
+  const parsed = parseFlags(args, { values: VALUE_FLAGS, booleans: BOOLEAN_FLAGS });
   if ("error" in parsed) return usageError(parsed.error);
   const { flags } = parsed;
   if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
