@@ -13,7 +13,12 @@
  */
 
 import { type HttpPolicy, httpRequest, parseCredentialsJson } from "./http.ts";
-import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } from "./provider.ts";
+import {
+  CredentialSourceError,
+  type ExpiringCredentials,
+  fileErrorMessage,
+  isHeaderSafe,
+} from "./provider.ts";
 
 /** The ECS agent's address, for `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`. */
 export const ECS_AGENT_ORIGIN = "http://169.254.170.2";
@@ -121,7 +126,7 @@ export async function containerAuthorization(
   } else if (env.AWS_CONTAINER_AUTHORIZATION_TOKEN) {
     token = env.AWS_CONTAINER_AUTHORIZATION_TOKEN.trim();
   }
-  if (token !== undefined && !/^[\x20-\x7e]+$/.test(token)) {
+  if (token !== undefined && !isHeaderSafe(token)) {
     throw new CredentialSourceError(
       "the container authorization token holds characters not allowed in a header",
     );

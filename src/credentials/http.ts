@@ -8,7 +8,12 @@
  */
 
 import { readAtMost } from "../body.ts";
-import { CredentialSourceError, type ExpiringCredentials } from "./provider.ts";
+import {
+  CredentialSourceError,
+  type ExpiringCredentials,
+  isHeaderSafe,
+  isKeyId,
+} from "./provider.ts";
 
 /** How to send one request to a credential endpoint. */
 export interface HttpPolicy {
@@ -144,12 +149,6 @@ export function parseExpiration(text: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-// Key ids go into `Credential=ID/scope`; tokens into a header. Secrets only into an HMAC, but a
-// control character there is a corrupt answer all the same.
-const KEY_ID = /^[\x21-\x7e]+$/;
-const FORBIDDEN_IN_KEY_ID = /[/,]/;
-const HEADER_SAFE = /^[\x20-\x7e]+$/;
-
 /**
  * Checks the three credential strings of an answer and returns them with the expiration, or
  * throws a {@linkcode CredentialSourceError} naming the first bad field (never its value).
@@ -172,11 +171,9 @@ export function checkCredentials(
   const missing = (name: string) =>
     new CredentialSourceError(`${label} answered without a valid ${name}`);
   const { AccessKeyId: id, SecretAccessKey: secret, Token: token, Expiration: exp } = fields;
-  if (typeof id !== "string" || !KEY_ID.test(id) || FORBIDDEN_IN_KEY_ID.test(id)) {
-    throw missing("AccessKeyId");
-  }
-  if (typeof secret !== "string" || !HEADER_SAFE.test(secret)) throw missing("SecretAccessKey");
-  if (typeof token !== "string" || !HEADER_SAFE.test(token)) throw missing("Token");
+  if (typeof id !== "string" || !isKeyId(id)) throw missing("AccessKeyId");
+  if (typeof secret !== "string" || !isHeaderSafe(secret)) throw missing("SecretAccessKey");
+  if (typeof token !== "string" || !isHeaderSafe(token)) throw missing("Token");
   const expiration = typeof exp === "string" ? parseExpiration(exp) : undefined;
   if (expiration === undefined) throw missing("Expiration");
   return { accessKeyId: id, secretAccessKey: secret, sessionToken: token, expiration };

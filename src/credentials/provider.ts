@@ -94,6 +94,40 @@ export class CredentialSourceError extends Error {
   }
 }
 
+// Key ids go into `Credential=ID/scope`, tokens into a header. Secrets go only into an HMAC, but
+// a control character there is a corrupt value all the same.
+const KEY_ID = /^[\x21-\x7e]+$/;
+const FORBIDDEN_IN_KEY_ID = /[/,]/;
+const HEADER_SAFE = /^[\x20-\x7e]+$/;
+
+/**
+ * Whether `text` can be an access key id: printable ASCII without spaces, `/` or `,` (it is
+ * written into `Credential=ID/scope, ...`).
+ *
+ * @example
+ * ```ts
+ * isKeyId("AKIDEXAMPLE"); // true
+ * isKeyId("AK/ID"); // false
+ * ```
+ */
+export function isKeyId(text: string): boolean {
+  return KEY_ID.test(text) && !FORBIDDEN_IN_KEY_ID.test(text);
+}
+
+/**
+ * Whether `text` is non-empty printable ASCII, safe in a header value (a session token, an
+ * authorization token).
+ *
+ * @example
+ * ```ts
+ * isHeaderSafe("token+/="); // true
+ * isHeaderSafe("a\nb"); // false
+ * ```
+ */
+export function isHeaderSafe(text: string): boolean {
+  return HEADER_SAFE.test(text);
+}
+
 /**
  * The message of any thrown value, shortened, for a log line or an error that wraps it. Use only
  * on errors whose text cannot hold a credential (ours, or `fetch`/file-system errors).
