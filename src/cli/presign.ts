@@ -16,10 +16,13 @@
  */
 
 import process from "node:process";
-import { normalizeHost, regionOf } from "../config.ts";
+import { normalizeHost } from "../config.ts";
+import { environmentCredentials } from "../credentials/env.ts";
+import { CredentialSourceError } from "../credentials/provider.ts";
+import { type Env, regionOf, setting } from "../env.ts";
 import { isBucketName, isDnsBucketName } from "../s3/key.ts";
 import { presignObjectUrl } from "../s3/presign_url.ts";
-import { amzDate, decodeSigningKey, isAmzDate } from "../s3/scope.ts";
+import { amzDate, isAmzDate } from "../s3/scope.ts";
 import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
 import { type FlagSpec, parseFlags } from "./flags.ts";
 import type { CliResult } from "./signing_key.ts";
@@ -51,8 +54,6 @@ Environment:
 Exit codes: 0 ok, 1 bad environment or cannot sign, 2 bad usage.
 `;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 const DEFAULT_EXPIRES = 3600;
 
 const FLAGS: FlagSpec = {
@@ -61,18 +62,6 @@ const FLAGS: FlagSpec = {
   positional: "s3://BUCKET/KEY",
   stopAt: "help",
 };
-
-/** A setting's value: trimmed, and unset when empty (as the proxy's config reads it). */
-function setting(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === "" ? undefined : v.trim();
-}
-
-/** A credential's value, untrimmed; unset when empty. */
-function secretValue(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v === "" ? undefined : v;
-}
 
 function usageError(message: string): CliResult {
   const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
@@ -83,31 +72,21 @@ function failure(message: string): CliResult {
   return { code: 1, stdout: "", stderr: `presign: ${message}\n` };
 }
 
-/** The credentials the environment names, or why it names none. */
+/** The credentials the environment names (read as the proxy reads them), or why it names none. */
 function credentialsOf(env: Env): Credentials | string {
-  const accessKeyId = secretValue(env, "AWS_ACCESS_KEY_ID");
-  const secret = secretValue(env, "AWS_SECRET_ACCESS_KEY");
-  const key = secretValue(env, "AWS_SIGNING_KEY");
-  const scope = setting(env, "AWS_KEY_SCOPE");
-  const sessionToken = secretValue(env, "AWS_SESSION_TOKEN");
-  if (accessKeyId === undefined) return "AWS_ACCESS_KEY_ID is not set";
-  if (secret !== undefined && key !== undefined) {
-    return "set only one of AWS_SECRET_ACCESS_KEY and AWS_SIGNING_KEY";
+  let found;
+  try {
+    found = environmentCredentials(env);
+  } catch (error) {
+    if (error instanceof CredentialSourceError) return error.message;
+    throw error;
   }
-  if (secret !== undefined) return { accessKeyId, secretAccessKey: secret, sessionToken };
-  if (key !== undefined) {
-    const signingKey = decodeSigningKey(key.trim());
-    if (signingKey === undefined) {
-      return "AWS_SIGNING_KEY is not a 32-byte key in base64 (or hex)";
-    }
-    if (scope === undefined) return "AWS_SIGNING_KEY is set but AWS_KEY_SCOPE is not";
-    return { accessKeyId, signingKey, scope, sessionToken };
-  }
-  if (secretValue(env, "AWS_SIGNING_KEY_FILE") !== undefined) {
+  if ("absent" in found) return found.absent;
+  if (found.mode === "signing key file") {
     return "AWS_SIGNING_KEY_FILE is not read by presign (it has no file access); " +
       "set AWS_SIGNING_KEY and AWS_KEY_SCOPE, or AWS_SECRET_ACCESS_KEY";
   }
-  return "AWS_SECRET_ACCESS_KEY (or AWS_SIGNING_KEY with AWS_KEY_SCOPE) is not set";
+  return found.credentials;
 }
 
 /**
