@@ -17,6 +17,7 @@
 
 import process from "node:process";
 import { toHex } from "../crypto/sha256.ts";
+import { base64 } from "../text.ts";
 import { parseFlags } from "./flags.ts";
 import { addDays, isCalendarDate, utcDate } from "../s3/scope.ts";
 import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
@@ -70,12 +71,6 @@ const BOOLEAN_FLAGS: Record<string, string> = {
   "-h": "help",
   "--help": "help",
 };
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}
 
 function usageError(message: string): CliResult {
   const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
