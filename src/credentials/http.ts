@@ -10,6 +10,7 @@
 import { readAtMost } from "../body.ts";
 import {
   CredentialSourceError,
+  errorMessage,
   type ExpiringCredentials,
   isHeaderSafe,
   isKeyId,
@@ -120,11 +121,7 @@ function transportError(
   if (signal.aborted) {
     return new CredentialSourceError(`${label} did not answer within ${timeoutMs} ms`, true);
   }
-  const text = error instanceof Error ? error.message : String(error);
-  return new CredentialSourceError(
-    `${label} is unreachable (${text.length > 200 ? text.slice(0, 200) + "..." : text})`,
-    true,
-  );
+  return new CredentialSourceError(`${label} is unreachable (${errorMessage(error, 200)})`, true);
 }
 
 async function readLimited(response: Response, limit: number): Promise<string> {

@@ -10,6 +10,7 @@
  */
 
 import type { Credentials } from "../s3/sigv4.ts";
+import { messageOf, truncate } from "../text.ts";
 
 /** A source of credentials, asked once per request that needs a signature. */
 export interface CredentialProvider {
@@ -138,8 +139,7 @@ export function isHeaderSafe(text: string): boolean {
  * ```
  */
 export function errorMessage(error: unknown, limit = 300): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.length > limit ? text.slice(0, limit) + "..." : text;
+  return truncate(messageOf(error), limit);
 }
 
 /**
@@ -154,5 +154,5 @@ export function fileErrorMessage(error: unknown): string {
   const e = error as { code?: unknown; name?: unknown; message?: unknown };
   if (e && (e.code === "ENOENT" || e.name === "NotFound")) return "does not exist";
   const text = e && typeof e.message === "string" ? e.message : String(error);
-  return text.length > 200 ? text.slice(0, 200) + "..." : text;
+  return truncate(text, 200);
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { type Env, setting } from "../env.ts";
+import { truncate } from "../text.ts";
 import { localName, onlyChild, parseXml, textOf, type XmlElement } from "../xml.ts";
 import { checkCredentials, type HttpPolicy, httpRequest } from "./http.ts";
 import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } from "./provider.ts";
@@ -22,10 +24,11 @@ import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } fro
  * // "https://sts.eu-west-1.amazonaws.com"
  * ```
  */
-export function stsEndpoint(env: Record<string, string | undefined>): string {
-  if (env.AWS_ENDPOINT_URL_STS) return env.AWS_ENDPOINT_URL_STS;
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
-  if (env.AWS_STS_REGIONAL_ENDPOINTS?.toLowerCase() === "regional" && region) {
+export function stsEndpoint(env: Env): string {
+  const url = setting(env, "AWS_ENDPOINT_URL_STS");
+  if (url !== undefined) return url;
+  const region = setting(env, "AWS_REGION") ?? setting(env, "AWS_DEFAULT_REGION");
+  if (setting(env, "AWS_STS_REGIONAL_ENDPOINTS")?.toLowerCase() === "regional" && region) {
     return `https://sts.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}`;
   }
   return "https://sts.amazonaws.com";
@@ -109,7 +112,7 @@ function stsError(xml: string, scrub: string): { code?: string; message?: string
     let out = s;
     if (scrub) out = out.split(scrub).join("[redacted]");
     out = out.replace(/[^\x20-\x7e]+/g, " ").trim();
-    return out.length > 200 ? out.slice(0, 200) + "..." : out || undefined;
+    return truncate(out, 200) || undefined;
   };
   const root = parseDocument(xml);
   const error = root && localName(root.name) === "ErrorResponse" ? onlyChild(root, "Error") : root;
