@@ -21,7 +21,7 @@ import {
 } from "./provider.ts";
 
 /** The ECS agent's address, for `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`. */
-export const ECS_AGENT_ORIGIN = "http://169.254.170.2";
+const ECS_AGENT_ORIGIN = "http://169.254.170.2";
 
 const AGENT_HOSTS = new Set(["169.254.170.2", "169.254.170.23", "[fd00:ec2::23]"]);
 
@@ -100,13 +100,8 @@ export interface ContainerOptions {
 
 /**
  * The `Authorization` value: the token file's content (read now), else the token variable.
- *
- * @example
- * ```ts
- * await containerAuthorization({ AWS_CONTAINER_AUTHORIZATION_TOKEN: "abc" }, readFile); // "abc"
- * ```
  */
-export async function containerAuthorization(
+async function containerAuthorization(
   env: Record<string, string | undefined>,
   readTextFile: (path: string) => Promise<string>,
 ): Promise<string | undefined> {

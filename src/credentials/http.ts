@@ -36,7 +36,7 @@ export interface HttpAnswer {
 }
 
 /** Largest body read from a credential endpoint. */
-export const MAX_BODY_BYTES = 1 << 20;
+const MAX_BODY_BYTES = 1 << 20;
 
 /**
  * Sends a request with {@linkcode HttpPolicy}'s timeout and retries and reads the body. Resolves
@@ -134,13 +134,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 
 /**
  * Parses an RFC 3339 timestamp (`2024-01-02T03:04:05Z`) to epoch milliseconds, or `undefined`.
- *
- * @example
- * ```ts
- * parseExpiration("1970-01-01T00:00:01Z"); // 1000
- * ```
  */
-export function parseExpiration(text: string): number | undefined {
+function parseExpiration(text: string): number | undefined {
   if (!RFC3339.test(text)) return undefined;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms : undefined;

@@ -36,13 +36,8 @@ export function stsEndpoint(env: Env): string {
 
 /**
  * The form body of an `AssumeRoleWithWebIdentity` call.
- *
- * @example
- * ```ts
- * assumeRoleBody("arn:aws:iam::123456789012:role/r", "s", "TOKEN").get("Action"); // "AssumeRoleWithWebIdentity"
- * ```
  */
-export function assumeRoleBody(
+function assumeRoleBody(
   roleArn: string,
   sessionName: string,
   token: string,
