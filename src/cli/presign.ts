@@ -15,7 +15,6 @@
  * @module
  */
 
-import process from "node:process";
 import { normalizeHost } from "../config.ts";
 import { environmentCredentials } from "../credentials/env.ts";
 import { CredentialSourceError } from "../credentials/provider.ts";
@@ -25,9 +24,9 @@ import { presignObjectUrl } from "../s3/presign_url.ts";
 import { amzDate, isAmzDate } from "../s3/scope.ts";
 import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
 import { type FlagSpec, parseFlags } from "./flags.ts";
-import type { CliResult } from "./signing_key.ts";
+import { type CliResult, runCli, usageError } from "./shell.ts";
 
-export type { CliResult } from "./signing_key.ts";
+export type { CliResult } from "./shell.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE =
@@ -63,9 +62,8 @@ const FLAGS: FlagSpec = {
   stopAt: "help",
 };
 
-function usageError(message: string): CliResult {
-  const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
-  return { code: 2, stdout: "", stderr: `presign: ${message}\n${synopsis}\n(--help for more)\n` };
+function usage(message: string): CliResult {
+  return usageError("presign", USAGE, message);
 }
 
 function failure(message: string): CliResult {
@@ -106,33 +104,33 @@ function credentialsOf(env: Env): Credentials | string {
  */
 export function main(args: readonly string[], env: Env, now: Date): CliResult {
   const parsed = parseFlags(args, FLAGS);
-  if ("error" in parsed) return usageError(parsed.error);
+  if ("error" in parsed) return usage(parsed.error);
   const { flags, positional: target } = parsed;
   if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
-  if (target === undefined) return usageError("missing s3://BUCKET/KEY");
-  if (!target.startsWith("s3://")) return usageError(`"${target}" is not s3://BUCKET/KEY`);
+  if (target === undefined) return usage("missing s3://BUCKET/KEY");
+  if (!target.startsWith("s3://")) return usage(`"${target}" is not s3://BUCKET/KEY`);
   const slash = target.indexOf("/", 5);
   const bucket = slash === -1 ? target.slice(5) : target.slice(5, slash);
   const key = slash === -1 ? "" : target.slice(slash + 1);
-  if (!isBucketName(bucket)) return usageError(`"${bucket}" is not a bucket name`);
-  if (key === "") return usageError(`missing the object key in "${target}"`);
+  if (!isBucketName(bucket)) return usage(`"${bucket}" is not a bucket name`);
+  if (key === "") return usage(`missing the object key in "${target}"`);
 
   const rawExpires = flags.get("expires") ?? String(DEFAULT_EXPIRES);
   if (
     !/^\d+$/.test(rawExpires) || Number(rawExpires) < 1 ||
     Number(rawExpires) > MAX_PRESIGN_EXPIRES
   ) {
-    return usageError(
+    return usage(
       `bad --expires "${rawExpires}": expected whole seconds from 1 to ${MAX_PRESIGN_EXPIRES}`,
     );
   }
   const method = (flags.get("method") ?? "GET").toUpperCase();
   if (method !== "GET" && method !== "HEAD") {
-    return usageError(`bad --method "${flags.get("method")}": expected GET or HEAD`);
+    return usage(`bad --method "${flags.get("method")}": expected GET or HEAD`);
   }
   const datetime = flags.get("date") ?? amzDate(now.getTime());
   if (!isAmzDate(datetime)) {
-    return usageError(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
+    return usage(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
   }
 
   const credentials = credentialsOf(env);
@@ -179,9 +177,4 @@ export function main(args: readonly string[], env: Env, now: Date): CliResult {
   }
 }
 
-if (import.meta.main) {
-  const result = main(process.argv.slice(2), process.env, new Date());
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exitCode = result.code;
-}
+if (import.meta.main) runCli((args, env) => main(args, env(), new Date()));

@@ -15,19 +15,14 @@
  * @module
  */
 
-import process from "node:process";
 import { toHex } from "../crypto/sha256.ts";
 import { base64 } from "../text.ts";
 import { parseFlags } from "./flags.ts";
+import { type CliResult, runCli, usageError } from "./shell.ts";
 import { addDays, isCalendarDate, utcDate } from "../s3/scope.ts";
 import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
 
-/** What a CLI run produced: exit code and the text for stdout and stderr. */
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type { CliResult } from "./shell.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE = `Usage: deno task signing-key -k SECRET_KEY -r REGION [options]
@@ -72,13 +67,8 @@ const BOOLEAN_FLAGS: Record<string, string> = {
   "--help": "help",
 };
 
-function usageError(message: string): CliResult {
-  const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
-  return {
-    code: 2,
-    stdout: "",
-    stderr: `signing-key: ${message}\n${synopsis}\n(--help for more)\n`,
-  };
+function usage(message: string): CliResult {
+  return usageError("signing-key", USAGE, message);
 }
 
 /**
@@ -93,32 +83,32 @@ function usageError(message: string): CliResult {
  */
 export function main(args: readonly string[], now: Date): CliResult {
   const parsed = parseFlags(args, { values: VALUE_FLAGS, booleans: BOOLEAN_FLAGS });
-  if ("error" in parsed) return usageError(parsed.error);
+  if ("error" in parsed) return usage(parsed.error);
   const { flags } = parsed;
   if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
 
   const secret = flags.get("secret-key");
-  if (secret === undefined) return usageError("missing -k/--secret-key");
-  if (secret === "") return usageError("-k/--secret-key is empty");
+  if (secret === undefined) return usage("missing -k/--secret-key");
+  if (secret === "") return usage("-k/--secret-key is empty");
   const region = flags.get("region");
-  if (region === undefined) return usageError("missing -r/--region");
+  if (region === undefined) return usage("missing -r/--region");
   if (!NAME.test(region)) {
-    return usageError(`bad region "${region}": expected lower-case letters, digits and -`);
+    return usage(`bad region "${region}": expected lower-case letters, digits and -`);
   }
   const service = flags.get("service") ?? "s3";
   if (!NAME.test(service)) {
-    return usageError(`bad service "${service}": expected lower-case letters, digits and -`);
+    return usage(`bad service "${service}": expected lower-case letters, digits and -`);
   }
   const date = flags.get("date") ?? utcDate(now.getTime());
   if (!isCalendarDate(date)) {
-    return usageError(`bad date "${date}": expected YYYYMMDD, a real UTC calendar day`);
+    return usage(`bad date "${date}": expected YYYYMMDD, a real UTC calendar day`);
   }
   const rawDays = flags.get("days");
   if (
     rawDays !== undefined &&
     (!/^\d+$/.test(rawDays) || Number(rawDays) < 1 || Number(rawDays) > MAX_DAYS)
   ) {
-    return usageError(`bad --days "${rawDays}": expected a whole number from 1 to ${MAX_DAYS}`);
+    return usage(`bad --days "${rawDays}": expected a whole number from 1 to ${MAX_DAYS}`);
   }
   const days = rawDays === undefined ? 1 : Number(rawDays);
   const hex = flags.has("no-base64");
@@ -148,9 +138,4 @@ export function main(args: readonly string[], now: Date): CliResult {
   return { code: 0, stdout: lines.join("\n") + "\n", stderr };
 }
 
-if (import.meta.main) {
-  const result = main(process.argv.slice(2), new Date());
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exitCode = result.code;
-}
+if (import.meta.main) runCli((args) => main(args, new Date()));
