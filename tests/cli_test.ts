@@ -269,6 +269,15 @@ describe("presign main()", () => {
     assert.ok(url.search.startsWith("?X-Amz-Algorithm="));
   });
 
+  test("credential values are trimmed as the proxy trims them", () => {
+    for (const padded of [S3DOC.secret_access_key + " ", S3DOC.secret_access_key + "\n"]) {
+      const r = presignCli(DOC_ARGS, { ...DOC_ENV, AWS_SECRET_ACCESS_KEY: padded }, NOW);
+      assert.equal(r.stdout, DOC_URL + "\n", r.stderr);
+    }
+    const spaced = { ...DOC_ENV, AWS_ACCESS_KEY_ID: " AKIAIOSFODNN7EXAMPLE\n" };
+    assert.equal(presignCli(DOC_ARGS, spaced, NOW).stdout, DOC_URL + "\n");
+  });
+
   test("the session token is carried and signed", () => {
     const env = { ...DOC_ENV, AWS_SESSION_TOKEN: "token/with+chars=" };
     const r = presignCli(DOC_ARGS, env, NOW);

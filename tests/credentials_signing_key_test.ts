@@ -9,14 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main as signingKeyCli } from "../src/cli/signing_key.ts";
 import {
-  decodeSigningKey,
-  parseScope,
   parseSigningKeyFile,
   selectSigningKey,
   signingKeyFileProvider,
   signingKeyProvider,
-  utcDate,
 } from "../src/credentials/signing_key.ts";
+import { decodeSigningKey, parseScope, utcDate } from "../src/s3/scope.ts";
 import { CredentialSourceError, CredentialsUnavailableError } from "../src/credentials/provider.ts";
 import { runtimeCredentialIo } from "../src/credentials/io.ts";
 import type { SigningKeyCredentials } from "../src/s3/sigv4.ts";

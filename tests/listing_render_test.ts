@@ -8,8 +8,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseListing } from "../src/listing/xml.ts";
 import type { Listing } from "../src/listing/model.ts";
+import { escapeMarkup } from "../src/text.ts";
 import {
-  escapeHtml,
   formatTime,
   humanSize,
   keyHref,
@@ -257,7 +257,7 @@ describe("links that a URL path cannot carry naively", () => {
     }
   });
 
-  test("dot segments are not linked, unless a fallback is given", () => {
+  test("dot segments are not linked", () => {
     const keys = ["../escape", "a/./b", "a/..", "..."];
     const listing = parseListing(v2Doc({ keys }));
     const view = listingView(listing, { rootPath: "/b/" });
@@ -265,12 +265,6 @@ describe("links that a URL path cannot carry naively", () => {
     const html = renderListingHtml(listing, { rootPath: "/b/" });
     assert.match(html, /<span title="This name cannot be addressed by a URL">.*?<bdi>\.\.\/escape/);
     assert.equal(keyHref("/b/", "a/.."), undefined);
-
-    const withFallback = listingView(listing, {
-      rootPath: "/b/",
-      fallbackHref: (k) => `/b/?key=${encodeURIComponent(k)}`,
-    });
-    assert.equal(withFallback.files[0].href, "/b/?key=..%2Fescape");
   });
 
   test("rootPath must start and end with /", () => {
@@ -306,15 +300,15 @@ describe("pagination", () => {
     assert.match(html, /more on the next/);
   });
 
-  test("a custom page parameter and a First page link on later pages", () => {
+  test("the token is encoded; a First page link on later pages", () => {
     const listing = parseListing(
       v2Doc({ keys: ["x"], truncated: true, token: "t&2", continuation: "t1" }),
     );
-    const view = listingView(listing, { rootPath: "/", pageParam: "after" });
-    assert.equal(view.next, "/?after=t%262");
+    const view = listingView(listing, { rootPath: "/" });
+    assert.equal(view.next, "/?page=t%262");
     assert.equal(view.first, "/");
-    const html = renderListingHtml(listing, { rootPath: "/", pageParam: "after" });
-    assert.ok(html.includes('href="/?after=t%262"'));
+    const html = renderListingHtml(listing, { rootPath: "/" });
+    assert.ok(html.includes('href="/?page=t%262"'));
     assert.ok(html.includes('<a href="/">First page</a>'));
   });
 
@@ -411,9 +405,9 @@ describe("helpers", () => {
     assert.equal(formatTime(""), "");
   });
 
-  test("escapeHtml", () => {
+  test("escapeMarkup", () => {
     assert.equal(
-      escapeHtml(`<a href='x' title="y">&</a>`),
+      escapeMarkup(`<a href='x' title="y">&</a>`),
       [
         "&lt;a href=&#39;x&#39; title=&quot;y&quot;&gt;&amp;&lt;/a&gt;",
       ][0],

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { parseListing, parseS3Error, parseXml, type XmlElement } from "../src/listing/xml.ts";
+import { parseListing, parseS3Error } from "../src/listing/xml.ts";
+import { parseXml, type XmlElement } from "../src/xml.ts";
 import { isLaterPage, nextPageToken } from "../src/listing/model.ts";
 
 /** Escapes text for XML content the way a correct S3 implementation does. */

@@ -395,6 +395,14 @@ describe("header signing", () => {
     assert.ok(s.canonicalRequest.includes('\nif-none-match:"a","b c"\nrange:bytes=0-9\n'));
   });
 
+  test("returns the canonical query it signed, the one to send", () => {
+    const parts = { ...GET, query: [["prefix", "a b/ü"], ["list-type", "2"], ["x", ""]] as Pair[] };
+    const signed = signHeaders(parts, at("20240229T000000Z"));
+    assert.equal(signed.query, "list-type=2&prefix=a%20b%2F%C3%BC&x=");
+    assert.equal(signed.canonicalRequest.split("\n")[2], signed.query);
+    assert.equal(signHeaders(GET, at("20240229T000000Z")).query, "");
+  });
+
   test("canonicalHeaders folds tabs and line breaks too", () => {
     const { canonical } = canonicalHeaders([["X-A", "\t a \t b\r\n c "]]);
     assert.equal(canonical, "x-a:a b c\n");

@@ -15,14 +15,18 @@
  * @module
  */
 
-import process from "node:process";
-import { normalizeHost, regionOf } from "../config.ts";
+import { normalizeHost } from "../config.ts";
+import { environmentCredentials } from "../credentials/env.ts";
+import { CredentialSourceError } from "../credentials/provider.ts";
+import { type Env, regionOf, setting } from "../env.ts";
 import { isBucketName, isDnsBucketName } from "../s3/key.ts";
 import { presignObjectUrl } from "../s3/presign_url.ts";
+import { amzDate, isAmzDate } from "../s3/scope.ts";
 import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
-import type { CliResult } from "./signing_key.ts";
+import { type FlagSpec, parseFlags } from "./flags.ts";
+import { type CliResult, runCli, usageError } from "./shell.ts";
 
-export type { CliResult } from "./signing_key.ts";
+export type { CliResult } from "./shell.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE =
@@ -49,88 +53,38 @@ Environment:
 Exit codes: 0 ok, 1 bad environment or cannot sign, 2 bad usage.
 `;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 const DEFAULT_EXPIRES = 3600;
 
-/** A setting's value: trimmed, and unset when empty (as the proxy's config reads it). */
-function setting(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === "" ? undefined : v.trim();
-}
+const FLAGS: FlagSpec = {
+  values: { "--expires": "expires", "--method": "method", "--date": "date" },
+  booleans: { "-h": "help", "--help": "help" },
+  positional: "s3://BUCKET/KEY",
+  stopAt: "help",
+};
 
-/** A credential's value, untrimmed; unset when empty. */
-function secretValue(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v === "" ? undefined : v;
-}
-
-/**
- * Decodes a 32-byte signing key written in base64 (as `signing-key` prints it) or hex (as
- * `signing-key --no-base64` prints it); `undefined` for anything else.
- */
-function decodeKey(text: string): Uint8Array | undefined {
-  if (/^[0-9a-fA-F]{64}$/.test(text)) {
-    return Uint8Array.from({ length: 32 }, (_, i) => parseInt(text.slice(i * 2, i * 2 + 2), 16));
-  }
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(text)) return undefined;
-  const binary = atob(text);
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
-/**
- * Whether `datetime` is `YYYYMMDDTHHMMSSZ` naming a real UTC instant.
- *
- * @example
- * ```ts
- * isAmzDate("20130524T000000Z"); // true
- * isAmzDate("20130532T000000Z"); // false
- * ```
- */
-export function isAmzDate(datetime: string): boolean {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(datetime);
-  if (!m) return false;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 &&
-    t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi &&
-    t.getUTCSeconds() === s;
-}
-
-function usageError(message: string): CliResult {
-  const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
-  return { code: 2, stdout: "", stderr: `presign: ${message}\n${synopsis}\n(--help for more)\n` };
+function usage(message: string): CliResult {
+  return usageError("presign", USAGE, message);
 }
 
 function failure(message: string): CliResult {
   return { code: 1, stdout: "", stderr: `presign: ${message}\n` };
 }
 
-/** The credentials the environment names, or why it names none. */
+/** The credentials the environment names (read as the proxy reads them), or why it names none. */
 function credentialsOf(env: Env): Credentials | string {
-  const accessKeyId = secretValue(env, "AWS_ACCESS_KEY_ID");
-  const secret = secretValue(env, "AWS_SECRET_ACCESS_KEY");
-  const key = secretValue(env, "AWS_SIGNING_KEY");
-  const scope = setting(env, "AWS_KEY_SCOPE");
-  const sessionToken = secretValue(env, "AWS_SESSION_TOKEN");
-  if (accessKeyId === undefined) return "AWS_ACCESS_KEY_ID is not set";
-  if (secret !== undefined && key !== undefined) {
-    return "set only one of AWS_SECRET_ACCESS_KEY and AWS_SIGNING_KEY";
+  let found;
+  try {
+    found = environmentCredentials(env);
+  } catch (error) {
+    if (error instanceof CredentialSourceError) return error.message;
+    throw error;
   }
-  if (secret !== undefined) return { accessKeyId, secretAccessKey: secret, sessionToken };
-  if (key !== undefined) {
-    const signingKey = decodeKey(key.trim());
-    if (signingKey === undefined) {
-      return "AWS_SIGNING_KEY is not a 32-byte key in base64 (or hex)";
-    }
-    if (scope === undefined) return "AWS_SIGNING_KEY is set but AWS_KEY_SCOPE is not";
-    return { accessKeyId, signingKey, scope, sessionToken };
-  }
-  if (secretValue(env, "AWS_SIGNING_KEY_FILE") !== undefined) {
+  if ("absent" in found) return found.absent;
+  if (found.mode === "signing key file") {
     return "AWS_SIGNING_KEY_FILE is not read by presign (it has no file access); " +
       "set AWS_SIGNING_KEY and AWS_KEY_SCOPE, or AWS_SECRET_ACCESS_KEY";
   }
-  return "AWS_SECRET_ACCESS_KEY (or AWS_SIGNING_KEY with AWS_KEY_SCOPE) is not set";
+  return found.credentials;
 }
 
 /**
@@ -149,52 +103,34 @@ function credentialsOf(env: Env): Credentials | string {
  * ```
  */
 export function main(args: readonly string[], env: Env, now: Date): CliResult {
-  let target: string | undefined;
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "-h" || arg === "--help") return { code: 0, stdout: USAGE, stderr: "" };
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (name === "--expires" || name === "--method" || name === "--date") {
-      let value: string;
-      if (eq !== -1) value = arg.slice(eq + 1);
-      else if (i + 1 < args.length) value = args[++i];
-      else return usageError(`${name} needs a value`);
-      if (flags.has(name)) return usageError(`${name} given twice`);
-      flags.set(name, value);
-    } else if (arg.startsWith("-")) {
-      return usageError(`unknown option ${name}`);
-    } else if (target === undefined) {
-      target = arg;
-    } else {
-      return usageError(`unexpected argument "${arg}": give one s3://BUCKET/KEY`);
-    }
-  }
-  if (target === undefined) return usageError("missing s3://BUCKET/KEY");
-  if (!target.startsWith("s3://")) return usageError(`"${target}" is not s3://BUCKET/KEY`);
+  const parsed = parseFlags(args, FLAGS);
+  if ("error" in parsed) return usage(parsed.error);
+  const { flags, positional: target } = parsed;
+  if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
+  if (target === undefined) return usage("missing s3://BUCKET/KEY");
+  if (!target.startsWith("s3://")) return usage(`"${target}" is not s3://BUCKET/KEY`);
   const slash = target.indexOf("/", 5);
   const bucket = slash === -1 ? target.slice(5) : target.slice(5, slash);
   const key = slash === -1 ? "" : target.slice(slash + 1);
-  if (!isBucketName(bucket)) return usageError(`"${bucket}" is not a bucket name`);
-  if (key === "") return usageError(`missing the object key in "${target}"`);
+  if (!isBucketName(bucket)) return usage(`"${bucket}" is not a bucket name`);
+  if (key === "") return usage(`missing the object key in "${target}"`);
 
-  const rawExpires = flags.get("--expires") ?? String(DEFAULT_EXPIRES);
+  const rawExpires = flags.get("expires") ?? String(DEFAULT_EXPIRES);
   if (
     !/^\d+$/.test(rawExpires) || Number(rawExpires) < 1 ||
     Number(rawExpires) > MAX_PRESIGN_EXPIRES
   ) {
-    return usageError(
+    return usage(
       `bad --expires "${rawExpires}": expected whole seconds from 1 to ${MAX_PRESIGN_EXPIRES}`,
     );
   }
-  const method = (flags.get("--method") ?? "GET").toUpperCase();
+  const method = (flags.get("method") ?? "GET").toUpperCase();
   if (method !== "GET" && method !== "HEAD") {
-    return usageError(`bad --method "${flags.get("--method")}": expected GET or HEAD`);
+    return usage(`bad --method "${flags.get("method")}": expected GET or HEAD`);
   }
-  const datetime = flags.get("--date") ?? now.toISOString().replace(/[:-]|\.\d{3}/g, "");
+  const datetime = flags.get("date") ?? amzDate(now.getTime());
   if (!isAmzDate(datetime)) {
-    return usageError(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
+    return usage(`bad --date "${datetime}": expected YYYYMMDDTHHMMSSZ, a real UTC time`);
   }
 
   const credentials = credentialsOf(env);
@@ -241,9 +177,4 @@ export function main(args: readonly string[], env: Env, now: Date): CliResult {
   }
 }
 
-if (import.meta.main) {
-  const result = main(process.argv.slice(2), process.env, new Date());
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exitCode = result.code;
-}
+if (import.meta.main) runCli((args, env) => main(args, env(), new Date()));

@@ -15,16 +15,14 @@
  * @module
  */
 
-import process from "node:process";
 import { toHex } from "../crypto/sha256.ts";
+import { base64 } from "../text.ts";
+import { parseFlags } from "./flags.ts";
+import { type CliResult, runCli, usageError } from "./shell.ts";
+import { addDays, isCalendarDate, utcDate } from "../s3/scope.ts";
 import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
 
-/** What a CLI run produced: exit code and the text for stdout and stderr. */
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type { CliResult } from "./shell.ts";
 
 /** Usage text, printed by `--help` and after a usage error. */
 export const USAGE = `Usage: deno task signing-key -k SECRET_KEY -r REGION [options]
@@ -69,95 +67,8 @@ const BOOLEAN_FLAGS: Record<string, string> = {
   "--help": "help",
 };
 
-/** Parsed flags, or the usage error. */
-type Parsed = { readonly flags: Map<string, string> } | { readonly error: string };
-
-/**
- * Parses `-x VALUE`, `--name VALUE` and `--name=VALUE` against the flag tables. A repeated
- * flag, an unknown flag, a missing value or a positional argument is an error.
- */
-function parseFlags(
-  args: readonly string[],
-  valueFlags: Record<string, string>,
-  booleanFlags: Record<string, string>,
-): Parsed {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const spelled = eq === -1 ? arg : arg.slice(0, eq);
-    let name: string;
-    let value: string;
-    if (spelled in valueFlags) {
-      name = valueFlags[spelled];
-      if (eq !== -1) {
-        value = arg.slice(eq + 1);
-      } else if (i + 1 < args.length) {
-        value = args[++i];
-      } else {
-        return { error: `${spelled} needs a value` };
-      }
-    } else if (spelled in booleanFlags && eq === -1) {
-      name = booleanFlags[spelled];
-      value = "";
-    } else if (arg.startsWith("-") && arg !== "-") {
-      return { error: `unknown option ${spelled}` };
-    } else {
-      return { error: `unexpected argument "${arg}"` };
-    }
-    if (flags.has(name)) return { error: `${spelled} given twice` };
-    flags.set(name, value);
-  }
-  return { flags };
-}
-
-/**
- * Whether `date` is `YYYYMMDD` naming a real calendar day.
- *
- * @example
- * ```ts
- * isCalendarDate("20240229"); // true
- * isCalendarDate("20230229"); // false
- * ```
- */
-export function isCalendarDate(date: string): boolean {
-  if (!/^\d{8}$/.test(date)) return false;
-  const y = Number(date.slice(0, 4)), m = Number(date.slice(4, 6)), d = Number(date.slice(6));
-  const t = new Date(Date.UTC(y, m - 1, d));
-  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 &&
-    t.getUTCDate() === d;
-}
-
-/**
- * The UTC date `YYYYMMDD` that is `days` days after `date` (a valid `YYYYMMDD`).
- *
- * @example
- * ```ts
- * addDays("20241231", 1); // "20250101"
- * ```
- */
-export function addDays(date: string, days: number): string {
-  const t = Date.UTC(
-    Number(date.slice(0, 4)),
-    Number(date.slice(4, 6)) - 1,
-    Number(date.slice(6)) + days,
-  );
-  return new Date(t).toISOString().slice(0, 10).replaceAll("-", "");
-}
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}
-
-function usageError(message: string): CliResult {
-  const synopsis = USAGE.slice(0, USAGE.indexOf("\n"));
-  return {
-    code: 2,
-    stdout: "",
-    stderr: `signing-key: ${message}\n${synopsis}\n(--help for more)\n`,
-  };
+function usage(message: string): CliResult {
+  return usageError("signing-key", USAGE, message);
 }
 
 /**
@@ -171,34 +82,33 @@ function usageError(message: string): CliResult {
  * ```
  */
 export function main(args: readonly string[], now: Date): CliResult {
-  const parsed = parseFlags(args, VALUE_FLAGS, BOOLEAN_FLAGS);
-  if ("error" in parsed) return usageError(parsed.error);
+  const parsed = parseFlags(args, { values: VALUE_FLAGS, booleans: BOOLEAN_FLAGS });
+  if ("error" in parsed) return usage(parsed.error);
   const { flags } = parsed;
   if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
 
   const secret = flags.get("secret-key");
-  if (secret === undefined) return usageError("missing -k/--secret-key");
-  if (secret === "") return usageError("-k/--secret-key is empty");
+  if (secret === undefined) return usage("missing -k/--secret-key");
+  if (secret === "") return usage("-k/--secret-key is empty");
   const region = flags.get("region");
-  if (region === undefined) return usageError("missing -r/--region");
+  if (region === undefined) return usage("missing -r/--region");
   if (!NAME.test(region)) {
-    return usageError(`bad region "${region}": expected lower-case letters, digits and -`);
+    return usage(`bad region "${region}": expected lower-case letters, digits and -`);
   }
   const service = flags.get("service") ?? "s3";
   if (!NAME.test(service)) {
-    return usageError(`bad service "${service}": expected lower-case letters, digits and -`);
+    return usage(`bad service "${service}": expected lower-case letters, digits and -`);
   }
-  const today = now.toISOString().slice(0, 10).replaceAll("-", "");
-  const date = flags.get("date") ?? today;
+  const date = flags.get("date") ?? utcDate(now.getTime());
   if (!isCalendarDate(date)) {
-    return usageError(`bad date "${date}": expected YYYYMMDD, a real UTC calendar day`);
+    return usage(`bad date "${date}": expected YYYYMMDD, a real UTC calendar day`);
   }
   const rawDays = flags.get("days");
   if (
     rawDays !== undefined &&
     (!/^\d+$/.test(rawDays) || Number(rawDays) < 1 || Number(rawDays) > MAX_DAYS)
   ) {
-    return usageError(`bad --days "${rawDays}": expected a whole number from 1 to ${MAX_DAYS}`);
+    return usage(`bad --days "${rawDays}": expected a whole number from 1 to ${MAX_DAYS}`);
   }
   const days = rawDays === undefined ? 1 : Number(rawDays);
   const hex = flags.has("no-base64");
@@ -228,9 +138,4 @@ export function main(args: readonly string[], now: Date): CliResult {
   return { code: 0, stdout: lines.join("\n") + "\n", stderr };
 }
 
-if (import.meta.main) {
-  const result = main(process.argv.slice(2), new Date());
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exitCode = result.code;
-}
+if (import.meta.main) runCli((args) => main(args, new Date()));

@@ -13,10 +13,15 @@
  */
 
 import { type HttpPolicy, httpRequest, parseCredentialsJson } from "./http.ts";
-import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } from "./provider.ts";
+import {
+  CredentialSourceError,
+  type ExpiringCredentials,
+  fileErrorMessage,
+  isHeaderSafe,
+} from "./provider.ts";
 
 /** The ECS agent's address, for `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`. */
-export const ECS_AGENT_ORIGIN = "http://169.254.170.2";
+const ECS_AGENT_ORIGIN = "http://169.254.170.2";
 
 const AGENT_HOSTS = new Set(["169.254.170.2", "169.254.170.23", "[fd00:ec2::23]"]);
 
@@ -95,13 +100,8 @@ export interface ContainerOptions {
 
 /**
  * The `Authorization` value: the token file's content (read now), else the token variable.
- *
- * @example
- * ```ts
- * await containerAuthorization({ AWS_CONTAINER_AUTHORIZATION_TOKEN: "abc" }, readFile); // "abc"
- * ```
  */
-export async function containerAuthorization(
+async function containerAuthorization(
   env: Record<string, string | undefined>,
   readTextFile: (path: string) => Promise<string>,
 ): Promise<string | undefined> {
@@ -121,7 +121,7 @@ export async function containerAuthorization(
   } else if (env.AWS_CONTAINER_AUTHORIZATION_TOKEN) {
     token = env.AWS_CONTAINER_AUTHORIZATION_TOKEN.trim();
   }
-  if (token !== undefined && !/^[\x20-\x7e]+$/.test(token)) {
+  if (token !== undefined && !isHeaderSafe(token)) {
     throw new CredentialSourceError(
       "the container authorization token holds characters not allowed in a header",
     );

@@ -2,30 +2,120 @@
  * Credentials from the environment, the first source of the chain, in one of three modes:
  * `AWS_ACCESS_KEY_ID` with `AWS_SECRET_ACCESS_KEY` (and optional `AWS_SESSION_TOKEN`); with
  * `AWS_SIGNING_KEY` (base64, 32 bytes) and `AWS_KEY_SCOPE`; or with `AWS_SIGNING_KEY_FILE`.
- * Values are trimmed. A partial or ambiguous set is an error, not a reason to look elsewhere (as
- * botocore does for partial keys).
+ * Values are read with {@linkcode setting}: trimmed (a secret pasted with a trailing newline is
+ * the usual mistake), blank as unset. A partial or ambiguous set is an error, not a reason to look
+ * elsewhere (as botocore does for partial keys). The proxy and `deno task presign` read the
+ * environment with the same {@linkcode environmentCredentials}.
  *
  * @module
  */
 
-import { type CredentialProvider, CredentialSourceError, staticProvider } from "./provider.ts";
+import { type Env, setting } from "../env.ts";
+import { decodeSigningKey } from "../s3/scope.ts";
+import type { SecretCredentials, SigningKeyCredentials } from "../s3/sigv4.ts";
 import {
-  decodeSigningKey,
-  type SigningKeyFileOptions,
-  signingKeyFileProvider,
-  signingKeyProvider,
-} from "./signing_key.ts";
+  type CredentialProvider,
+  CredentialSourceError,
+  isHeaderSafe,
+  isKeyId,
+  staticProvider,
+} from "./provider.ts";
+import type { CredentialIo } from "./resolve.ts";
+import { signingKeyFileProvider, signingKeyProvider } from "./signing_key.ts";
+
+/** What the environment names, before any file is read or the clock is asked. */
+export type EnvironmentCredentials =
+  | { readonly mode: "secret"; readonly credentials: SecretCredentials }
+  | { readonly mode: "signing key"; readonly credentials: SigningKeyCredentials }
+  | {
+    readonly mode: "signing key file";
+    readonly path: string;
+    readonly accessKeyId: string;
+    readonly sessionToken?: string;
+  };
 
 /**
- * What {@linkcode environmentProvider} needs besides the environment: the I/O and tuning it
- * hands to {@linkcode signingKeyFileProvider} (only `now` and `log` serve the other modes).
+ * Reads the credential variables: the mode and its values, `{ absent }` when
+ * `AWS_ACCESS_KEY_ID` and the secrets are all unset, or a thrown {@linkcode CredentialSourceError}
+ * naming the variables that are wrong (never their values). The scope is not checked here: the
+ * signing-key provider and the signer do that.
+ *
+ * @example
+ * ```ts
+ * environmentCredentials({ AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "SECRET\n" });
+ * // { mode: "secret", credentials: { accessKeyId: "AKID", secretAccessKey: "SECRET" } }
+ * ```
+ */
+export function environmentCredentials(env: Env): EnvironmentCredentials | { absent: string } {
+  const id = setting(env, "AWS_ACCESS_KEY_ID");
+  const secret = setting(env, "AWS_SECRET_ACCESS_KEY");
+  const key = setting(env, "AWS_SIGNING_KEY");
+  const scope = setting(env, "AWS_KEY_SCOPE");
+  const file = setting(env, "AWS_SIGNING_KEY_FILE");
+  const token = setting(env, "AWS_SESSION_TOKEN");
+  const modes = [
+    secret ? "AWS_SECRET_ACCESS_KEY" : "",
+    key ? "AWS_SIGNING_KEY" : "",
+    file ? "AWS_SIGNING_KEY_FILE" : "",
+  ].filter((m) => m !== "");
+  if (id === undefined) {
+    if (modes.length > 0) {
+      throw new CredentialSourceError(`${modes[0]} is set but AWS_ACCESS_KEY_ID is not`);
+    }
+    return { absent: "AWS_ACCESS_KEY_ID is not set" };
+  }
+  if (!isKeyId(id)) {
+    throw new CredentialSourceError("AWS_ACCESS_KEY_ID holds characters a key id cannot hold");
+  }
+  if (modes.length === 0) {
+    throw new CredentialSourceError(
+      "AWS_ACCESS_KEY_ID is set but none of AWS_SECRET_ACCESS_KEY, AWS_SIGNING_KEY (with " +
+        "AWS_KEY_SCOPE) or AWS_SIGNING_KEY_FILE is",
+    );
+  }
+  if (modes.length > 1) throw new CredentialSourceError(`set only one of ${modes.join(", ")}`);
+  if (token !== undefined && !isHeaderSafe(token)) {
+    throw new CredentialSourceError("AWS_SESSION_TOKEN holds characters not allowed in a header");
+  }
+  const session = token === undefined ? {} : { sessionToken: token };
+  if (secret) {
+    return {
+      mode: "secret",
+      credentials: { accessKeyId: id, secretAccessKey: secret, ...session },
+    };
+  }
+  if (key) {
+    const signingKey = decodeSigningKey(key);
+    if (!signingKey) {
+      throw new CredentialSourceError(
+        "AWS_SIGNING_KEY is not 32 bytes of base64 (or 64 hex digits)",
+      );
+    }
+    if (!scope) throw new CredentialSourceError("AWS_SIGNING_KEY is set but AWS_KEY_SCOPE is not");
+    return { mode: "signing key", credentials: { accessKeyId: id, signingKey, scope, ...session } };
+  }
+  if (scope) {
+    throw new CredentialSourceError(
+      "AWS_KEY_SCOPE is set with AWS_SIGNING_KEY_FILE; the file gives each key its scope",
+    );
+  }
+  return { mode: "signing key file", path: file!, accessKeyId: id, ...session };
+}
+
+/**
+ * What {@linkcode environmentProvider} needs besides the environment: the I/O it hands to
+ * {@linkcode signingKeyFileProvider} (only `now` and `log` serve the other modes).
  */
 export type EnvironmentIo = Pick<
-  SigningKeyFileOptions,
-  "readTextFile" | "now" | "log" | "setTimeout" | "clearTimeout" | "pollMs" | "warnAheadMs"
+  CredentialIo,
+  "readTextFile" | "now" | "log" | "setTimeout" | "clearTimeout"
 >;
 
-const KEY_ID = /^[\x21-\x7e]+$/;
+/** Tuning of the signing-key file (defaults in {@linkcode signingKeyFileProvider}). */
+export interface EnvironmentOptions {
+  readonly pollMs?: number;
+  readonly warnAheadMs?: number;
+}
 
 /**
  * The environment's provider, `{ absent }` when `AWS_ACCESS_KEY_ID` and the secrets are all
@@ -40,86 +130,31 @@ const KEY_ID = /^[\x21-\x7e]+$/;
  * ```
  */
 export async function environmentProvider(
-  env: Record<string, string | undefined>,
+  env: Env,
   io: EnvironmentIo,
+  options: EnvironmentOptions = {},
 ): Promise<{ provider: CredentialProvider } | { absent: string }> {
-  // Values are trimmed: a secret pasted with a trailing newline is the usual mistake.
-  const id = env.AWS_ACCESS_KEY_ID?.trim();
-  const secret = env.AWS_SECRET_ACCESS_KEY?.trim();
-  const key = env.AWS_SIGNING_KEY?.trim();
-  const scope = env.AWS_KEY_SCOPE?.trim();
-  const file = env.AWS_SIGNING_KEY_FILE?.trim();
-  const token = env.AWS_SESSION_TOKEN?.trim() || undefined;
-  const modes = [
-    secret ? "AWS_SECRET_ACCESS_KEY" : "",
-    key ? "AWS_SIGNING_KEY" : "",
-    file ? "AWS_SIGNING_KEY_FILE" : "",
-  ].filter((m) => m !== "");
-  if (!id) {
-    if (modes.length > 0) {
-      throw new CredentialSourceError(`${modes[0]} is set but AWS_ACCESS_KEY_ID is not`);
-    }
-    return { absent: "AWS_ACCESS_KEY_ID is not set" };
+  const found = environmentCredentials(env);
+  if ("absent" in found) return found;
+  if (found.mode === "secret") {
+    return { provider: staticProvider(found.credentials, "environment") };
   }
-  if (!KEY_ID.test(id) || /[/,]/.test(id)) {
-    throw new CredentialSourceError("AWS_ACCESS_KEY_ID holds characters a key id cannot hold");
-  }
-  if (modes.length === 0) {
-    throw new CredentialSourceError(
-      "AWS_ACCESS_KEY_ID is set but none of AWS_SECRET_ACCESS_KEY, AWS_SIGNING_KEY (with " +
-        "AWS_KEY_SCOPE) or AWS_SIGNING_KEY_FILE is",
-    );
-  }
-  if (modes.length > 1) {
-    throw new CredentialSourceError(`set only one of ${modes.join(", ")}`);
-  }
-  if (token !== undefined && !/^[\x20-\x7e]+$/.test(token)) {
-    throw new CredentialSourceError("AWS_SESSION_TOKEN holds characters not allowed in a header");
-  }
-  if (secret) {
-    return {
-      provider: staticProvider(
-        { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) },
-        "environment",
-      ),
-    };
-  }
-  if (key) {
-    const signingKey = decodeSigningKey(key);
-    if (!signingKey) {
-      throw new CredentialSourceError(
-        "AWS_SIGNING_KEY is not 32 bytes of base64 (or 64 hex digits)",
-      );
-    }
-    if (!scope) throw new CredentialSourceError("AWS_SIGNING_KEY is set but AWS_KEY_SCOPE is not");
+  if (found.mode === "signing key") {
     const provider = signingKeyProvider({
-      accessKeyId: id,
-      signingKey,
-      scope,
-      sessionToken: token,
+      ...found.credentials,
       now: io.now,
       log: io.log,
-      source: `environment (signing key, scope ${scope})`,
+      source: `environment (signing key, scope ${found.credentials.scope})`,
     });
     return { provider };
   }
-  if (scope) {
-    throw new CredentialSourceError(
-      "AWS_KEY_SCOPE is set with AWS_SIGNING_KEY_FILE; the file gives each key its scope",
-    );
-  }
   const provider = await signingKeyFileProvider({
-    path: file!,
-    accessKeyId: id,
-    sessionToken: token,
-    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
-    readTextFile: io.readTextFile,
-    now: io.now,
-    log: io.log,
-    setTimeout: io.setTimeout,
-    clearTimeout: io.clearTimeout,
-    pollMs: io.pollMs,
-    warnAheadMs: io.warnAheadMs,
+    ...io,
+    ...options,
+    path: found.path,
+    accessKeyId: found.accessKeyId,
+    sessionToken: found.sessionToken,
+    region: setting(env, "AWS_REGION") ?? setting(env, "AWS_DEFAULT_REGION"),
   });
   return { provider };
 }

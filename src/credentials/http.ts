@@ -8,7 +8,13 @@
  */
 
 import { readAtMost } from "../body.ts";
-import { CredentialSourceError, type ExpiringCredentials } from "./provider.ts";
+import {
+  CredentialSourceError,
+  errorMessage,
+  type ExpiringCredentials,
+  isHeaderSafe,
+  isKeyId,
+} from "./provider.ts";
 
 /** How to send one request to a credential endpoint. */
 export interface HttpPolicy {
@@ -30,7 +36,7 @@ export interface HttpAnswer {
 }
 
 /** Largest body read from a credential endpoint. */
-export const MAX_BODY_BYTES = 1 << 20;
+const MAX_BODY_BYTES = 1 << 20;
 
 /**
  * Sends a request with {@linkcode HttpPolicy}'s timeout and retries and reads the body. Resolves
@@ -115,11 +121,7 @@ function transportError(
   if (signal.aborted) {
     return new CredentialSourceError(`${label} did not answer within ${timeoutMs} ms`, true);
   }
-  const text = error instanceof Error ? error.message : String(error);
-  return new CredentialSourceError(
-    `${label} is unreachable (${text.length > 200 ? text.slice(0, 200) + "..." : text})`,
-    true,
-  );
+  return new CredentialSourceError(`${label} is unreachable (${errorMessage(error, 200)})`, true);
 }
 
 async function readLimited(response: Response, limit: number): Promise<string> {
@@ -132,23 +134,12 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 
 /**
  * Parses an RFC 3339 timestamp (`2024-01-02T03:04:05Z`) to epoch milliseconds, or `undefined`.
- *
- * @example
- * ```ts
- * parseExpiration("1970-01-01T00:00:01Z"); // 1000
- * ```
  */
-export function parseExpiration(text: string): number | undefined {
+function parseExpiration(text: string): number | undefined {
   if (!RFC3339.test(text)) return undefined;
   const ms = Date.parse(text);
   return Number.isFinite(ms) ? ms : undefined;
 }
-
-// Key ids go into `Credential=ID/scope`; tokens into a header. Secrets only into an HMAC, but a
-// control character there is a corrupt answer all the same.
-const KEY_ID = /^[\x21-\x7e]+$/;
-const FORBIDDEN_IN_KEY_ID = /[/,]/;
-const HEADER_SAFE = /^[\x20-\x7e]+$/;
 
 /**
  * Checks the three credential strings of an answer and returns them with the expiration, or
@@ -172,11 +163,9 @@ export function checkCredentials(
   const missing = (name: string) =>
     new CredentialSourceError(`${label} answered without a valid ${name}`);
   const { AccessKeyId: id, SecretAccessKey: secret, Token: token, Expiration: exp } = fields;
-  if (typeof id !== "string" || !KEY_ID.test(id) || FORBIDDEN_IN_KEY_ID.test(id)) {
-    throw missing("AccessKeyId");
-  }
-  if (typeof secret !== "string" || !HEADER_SAFE.test(secret)) throw missing("SecretAccessKey");
-  if (typeof token !== "string" || !HEADER_SAFE.test(token)) throw missing("Token");
+  if (typeof id !== "string" || !isKeyId(id)) throw missing("AccessKeyId");
+  if (typeof secret !== "string" || !isHeaderSafe(secret)) throw missing("SecretAccessKey");
+  if (typeof token !== "string" || !isHeaderSafe(token)) throw missing("Token");
   const expiration = typeof exp === "string" ? parseExpiration(exp) : undefined;
   if (expiration === undefined) throw missing("Expiration");
   return { accessKeyId: id, secretAccessKey: secret, sessionToken: token, expiration };

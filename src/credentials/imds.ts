@@ -12,11 +12,11 @@ import { type HttpPolicy, httpRequest, parseCredentialsJson } from "./http.ts";
 import { CredentialSourceError, type ExpiringCredentials } from "./provider.ts";
 
 /** The default IMDS address. */
-export const IMDS_IPV4 = "http://169.254.169.254";
+const IMDS_IPV4 = "http://169.254.169.254";
 /** The IMDS address in IPv6 mode (`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`). */
-export const IMDS_IPV6 = "http://[fd00:ec2::254]";
+const IMDS_IPV6 = "http://[fd00:ec2::254]";
 /** TTL asked for the session token, in seconds (6 hours, the maximum). */
-export const IMDS_TOKEN_TTL_SECONDS = 21600;
+const IMDS_TOKEN_TTL_SECONDS = 21600;
 
 /**
  * The IMDS base URL, or `undefined` when `AWS_EC2_METADATA_DISABLED=true`.

@@ -10,6 +10,7 @@
  */
 
 import type { Credentials } from "../s3/sigv4.ts";
+import { messageOf, truncate } from "../text.ts";
 
 /** A source of credentials, asked once per request that needs a signature. */
 export interface CredentialProvider {
@@ -94,6 +95,40 @@ export class CredentialSourceError extends Error {
   }
 }
 
+// Key ids go into `Credential=ID/scope`, tokens into a header. Secrets go only into an HMAC, but
+// a control character there is a corrupt value all the same.
+const KEY_ID = /^[\x21-\x7e]+$/;
+const FORBIDDEN_IN_KEY_ID = /[/,]/;
+const HEADER_SAFE = /^[\x20-\x7e]+$/;
+
+/**
+ * Whether `text` can be an access key id: printable ASCII without spaces, `/` or `,` (it is
+ * written into `Credential=ID/scope, ...`).
+ *
+ * @example
+ * ```ts
+ * isKeyId("AKIDEXAMPLE"); // true
+ * isKeyId("AK/ID"); // false
+ * ```
+ */
+export function isKeyId(text: string): boolean {
+  return KEY_ID.test(text) && !FORBIDDEN_IN_KEY_ID.test(text);
+}
+
+/**
+ * Whether `text` is non-empty printable ASCII, safe in a header value (a session token, an
+ * authorization token).
+ *
+ * @example
+ * ```ts
+ * isHeaderSafe("token+/="); // true
+ * isHeaderSafe("a\nb"); // false
+ * ```
+ */
+export function isHeaderSafe(text: string): boolean {
+  return HEADER_SAFE.test(text);
+}
+
 /**
  * The message of any thrown value, shortened, for a log line or an error that wraps it. Use only
  * on errors whose text cannot hold a credential (ours, or `fetch`/file-system errors).
@@ -104,8 +139,7 @@ export class CredentialSourceError extends Error {
  * ```
  */
 export function errorMessage(error: unknown, limit = 300): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.length > limit ? text.slice(0, limit) + "..." : text;
+  return truncate(messageOf(error), limit);
 }
 
 /**
@@ -120,5 +154,5 @@ export function fileErrorMessage(error: unknown): string {
   const e = error as { code?: unknown; name?: unknown; message?: unknown };
   if (e && (e.code === "ENOENT" || e.name === "NotFound")) return "does not exist";
   const text = e && typeof e.message === "string" ? e.message : String(error);
-  return text.length > 200 ? text.slice(0, 200) + "..." : text;
+  return truncate(text, 200);
 }

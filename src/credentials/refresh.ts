@@ -36,7 +36,7 @@ export interface RefreshOptions {
 }
 
 /** Default time before expiration at which temporary credentials are refreshed. */
-export const DEFAULT_REFRESH_AHEAD_MS = 5 * 60_000;
+const DEFAULT_REFRESH_AHEAD_MS = 5 * 60_000;
 
 /**
  * Wraps a fetch of temporary credentials in a refreshing, single-flight cache. `get()` answers

@@ -156,12 +156,7 @@ function credentialSources(
     {
       name: "environment",
       attempt: () =>
-        environmentProvider(env, {
-          readTextFile: io.readTextFile,
-          now: io.now,
-          log: io.log,
-          setTimeout: io.setTimeout,
-          clearTimeout: io.clearTimeout,
+        environmentProvider(env, io, {
           pollMs: options.signingKeyPollMs,
           warnAheadMs: options.signingKeyWarnAheadMs,
         }),

@@ -176,7 +176,7 @@ export interface SharedFilesOptions {
  * await readSharedFile("/nonexistent", (p) => Deno.readTextFile(p)); // { path: "/nonexistent", error: "does not exist" }
  * ```
  */
-export async function readSharedFile(
+async function readSharedFile(
   path: string | undefined,
   readTextFile: (path: string) => Promise<string>,
 ): Promise<SharedFile> {

@@ -9,6 +9,13 @@
  * @module
  */
 
+import {
+  decodeSigningKey,
+  parseScope,
+  SCOPE_FORMAT,
+  type ScopeParts,
+  utcDate,
+} from "../s3/scope.ts";
 import type { SigningKeyCredentials } from "../s3/sigv4.ts";
 import {
   type CredentialProvider,
@@ -19,70 +26,8 @@ import {
 
 const DAY_MS = 86_400_000;
 
-/**
- * The UTC date `YYYYMMDD` of an instant given in epoch milliseconds.
- *
- * @example
- * ```ts
- * utcDate(Date.UTC(2024, 0, 2, 23, 59)); // "20240102"
- * ```
- */
-export function utcDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10).replaceAll("-", "");
-}
-
-const BASE64_32 = /^[A-Za-z0-9+/]{43}=$/;
-const HEX_32 = /^[0-9a-fA-F]{64}$/;
-
-/**
- * Decodes a 32-byte signing key written in base64 (as `signing-key` prints it) or in hex (as
- * `signing-key --no-base64` prints it); `undefined` for anything else.
- *
- * @example
- * ```ts
- * decodeSigningKey("L4vRLWAO92X5L3Sqk5QydUSdB0nC9+1wfqLMOKLbRp4=")?.length; // 32
- * ```
- */
-export function decodeSigningKey(text: string): Uint8Array | undefined {
-  if (HEX_32.test(text)) {
-    const out = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) out[i] = parseInt(text.slice(i * 2, i * 2 + 2), 16);
-    return out;
-  }
-  if (!BASE64_32.test(text)) return undefined;
-  const binary = atob(text);
-  if (binary.length !== 32) return undefined;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = binary.charCodeAt(i);
-  return out;
-}
-
-/** The parts of a scope `YYYYMMDD/REGION/SERVICE/aws4_request`. */
-export interface ScopeParts {
-  readonly date: string;
-  readonly region: string;
-  readonly service: string;
-}
-
-const SCOPE = /^(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request$/;
-
-/**
- * Splits a credential scope, or answers `undefined` when it is not
- * `YYYYMMDD/REGION/SERVICE/aws4_request` with a real calendar date.
- *
- * @example
- * ```ts
- * parseScope("20160902/us-east-1/s3/aws4_request"); // { date: "20160902", region: "us-east-1", service: "s3" }
- * ```
- */
-export function parseScope(scope: string): ScopeParts | undefined {
-  const m = SCOPE.exec(scope);
-  if (!m) return undefined;
-  const date = m[1];
-  const ms = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8));
-  if (utcDate(ms) !== date) return undefined;
-  return { date, region: m[2], service: m[3] };
-}
+// main.ts still imports parseScope from here; it moves to ../s3/scope.ts with the request path.
+export { parseScope } from "../s3/scope.ts";
 
 /** One usable line of a signing-key file. */
 export interface SigningKeyEntry extends ScopeParts {
@@ -119,7 +64,7 @@ export function parseSigningKeyFile(text: string): SigningKeyFile {
     const parts = parseScope(scope);
     if (!signingKey) errors.push(`line ${line}: the key is not 32 bytes of base64 (or hex)`);
     else if (!parts) {
-      errors.push(`line ${line}: the scope is not YYYYMMDD/REGION/SERVICE/aws4_request`);
+      errors.push(`line ${line}: the scope is not ${SCOPE_FORMAT}`);
     } else entries.push({ ...parts, signingKey, scope, line });
     return signingKey !== undefined && parts !== undefined;
   };
@@ -190,9 +135,7 @@ export interface SigningKeyOptions {
 export function signingKeyProvider(options: SigningKeyOptions): CredentialProvider {
   const parts = parseScope(options.scope);
   if (!parts) {
-    throw new CredentialSourceError(
-      "AWS_KEY_SCOPE is not YYYYMMDD/REGION/SERVICE/aws4_request",
-    );
+    throw new CredentialSourceError(`AWS_KEY_SCOPE is not ${SCOPE_FORMAT}`);
   }
   const credentials: SigningKeyCredentials = {
     accessKeyId: options.accessKeyId,
@@ -266,12 +209,7 @@ export interface SigningKeyFileOptions {
 export async function signingKeyFileProvider(
   options: SigningKeyFileOptions,
 ): Promise<CredentialProvider> {
-  const { path, now, log } = options;
-  const pollMs = options.pollMs ?? 10_000;
-  const warnAhead = options.warnAheadMs ?? 6 * 3_600_000;
-  const missReread = options.missRereadMs ?? 1000;
-  const source = `signing key file ${path}`;
-
+  const { path } = options;
   let text: string;
   try {
     text = await options.readTextFile(path);
@@ -284,154 +222,193 @@ export async function signingKeyFileProvider(
   }
   if (first.entries.length === 0) throw new CredentialSourceError(`${path} holds no keys`);
 
-  let entries = first.entries;
-  let lastText = text;
-  let lastReadAt = now();
-  let lastReadError = "";
-  let version = 0;
-  let reading: Promise<boolean> | undefined;
-  let timer: unknown;
-  let closed = false;
-
-  // get() fast path: the answer for [dayStart, dayEnd) of content `cachedVersion`.
-  let dayStart = 0;
-  let dayEnd = 0;
-  let cachedVersion = -1;
-  let cached: Promise<SigningKeyCredentials> | undefined;
-  let missLoggedFor = "";
-  let warnedFor = "";
-
-  const logged = (level: string, event: string, fields: Record<string, unknown> = {}) =>
-    log({ level, event, source, file: path, ...fields });
-
-  const describe = () => {
-    const dates = [...new Set(entries.map((e) => e.date))].sort();
-    return { keys: entries.length, from: dates[0], to: dates[dates.length - 1] };
+  const file: KeyFile = {
+    options,
+    source: `signing key file ${path}`,
+    missRereadMs: options.missRereadMs ?? 1000,
+    entries: first.entries,
+    text,
+    readAt: options.now(),
+    readError: "",
+    version: 0,
+    closed: false,
+    missLoggedFor: "",
+    warnedFor: "",
   };
-
-  /** Re-reads the file; true when its keys changed. */
-  function reread(): Promise<boolean> {
-    reading ??= (async () => {
-      try {
-        const fresh = await options.readTextFile(path);
-        lastReadAt = now();
-        lastReadError = "";
-        if (fresh === lastText) return false;
-        lastText = fresh;
-        const parsed = parseSigningKeyFile(fresh);
-        if (parsed.errors.length > 0 || parsed.entries.length === 0) {
-          logged("error", "signing_key_file_invalid", {
-            errors: parsed.errors.length > 0 ? parsed.errors : ["no keys"],
-            action: "keeping the keys read before",
-          });
-          return false;
-        }
-        entries = parsed.entries;
-        version++;
-        logged("info", "signing_key_file_reloaded", describe());
-        return true;
-      } catch (error) {
-        lastReadAt = now();
-        const message = errorMessage(error);
-        if (message !== lastReadError) {
-          lastReadError = message;
-          logged("error", "signing_key_file_unreadable", {
-            error: message,
-            action: "keeping the keys read before",
-          });
-        }
-        return false;
-      } finally {
-        reading = undefined;
-      }
-    })();
-    return reading;
-  }
-
-  function checkTomorrow(t: number): void {
-    const midnight = Math.floor(t / DAY_MS) * DAY_MS + DAY_MS;
-    if (t < midnight - warnAhead) return;
-    const tomorrow = utcDate(midnight);
-    const key = tomorrow + "#" + version;
-    if (warnedFor === key) return;
-    warnedFor = key;
-    if (selectSigningKey(entries, tomorrow, options.region)) return;
-    logged("warn", "signing_key_missing_tomorrow", {
-      date: tomorrow,
-      hoursLeft: Math.round((midnight - t) / 360_000) / 10,
-      message: `${path} has no signing key for ${tomorrow} (UTC); ` +
-        "requests will be answered 503 from UTC midnight unless the file is updated",
-    });
-  }
-
-  function select(t: number): Promise<SigningKeyCredentials> | undefined {
-    if (cached && cachedVersion === version && t >= dayStart && t < dayEnd) return cached;
-    const today = utcDate(t);
-    const found = selectSigningKey(entries, today, options.region);
-    if (!found) return undefined;
-    dayStart = Math.floor(t / DAY_MS) * DAY_MS;
-    dayEnd = dayStart + DAY_MS;
-    cachedVersion = version;
-    cached = Promise.resolve({
-      accessKeyId: options.accessKeyId,
-      signingKey: found.signingKey,
-      scope: found.scope,
-      ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}),
-    });
-    return cached;
-  }
-
-  function missing(t: number): CredentialsUnavailableError {
-    const today = utcDate(t);
-    const { from, to } = describe();
-    const message = `no signing key for ${today} in ${path}` +
-      (from ? ` (its keys are for ${from === to ? from : from + " to " + to})` : "");
-    const key = today + "#" + version;
-    if (missLoggedFor !== key) {
-      missLoggedFor = key;
-      logged("error", "signing_key_missing", { date: today, message });
-    }
-    return new CredentialsUnavailableError(message);
-  }
-
-  function schedule(): void {
-    if (closed || !options.setTimeout) return;
-    timer = options.setTimeout(async () => {
-      await reread();
-      checkTomorrow(now());
-      schedule();
-    }, pollMs);
-  }
-
-  const initial = describe();
-  logged("info", "signing_key_file_loaded", initial);
-  checkTomorrow(now());
-  schedule();
-
+  logKeyFile(file, "info", "signing_key_file_loaded", describeKeys(file.entries));
+  checkTomorrow(file, options.now());
+  schedulePoll(file);
   return {
-    source,
-    async get() {
-      let t = now();
-      checkTomorrow(t);
-      const hit = select(t);
-      if (hit) return hit;
-      if (reading || t - lastReadAt >= missReread) {
-        await (reading ?? reread());
-        t = now();
-        const again = select(t);
-        if (again) return again;
-      }
-      throw missing(t);
-    },
+    source: file.source,
+    get: () => keyFor(file),
     async reload() {
-      const changed = await (reading ?? reread());
-      if (!changed) logged("info", "signing_key_file_checked", { changed: false });
-      checkTomorrow(now());
+      const changed = await reread(file);
+      if (!changed) logKeyFile(file, "info", "signing_key_file_checked", { changed: false });
+      checkTomorrow(file, options.now());
     },
     close() {
-      closed = true;
-      if (timer !== undefined) options.clearTimeout?.(timer);
-      timer = undefined;
+      file.closed = true;
+      if (file.timer !== undefined) options.clearTimeout?.(file.timer);
+      file.timer = undefined;
     },
   };
+}
+
+/** A signing-key file as last read, and what its provider remembers between calls. */
+interface KeyFile {
+  readonly options: SigningKeyFileOptions;
+  readonly source: string;
+  readonly missRereadMs: number;
+  /** The keys in use: those of the last good read. */
+  entries: readonly SigningKeyEntry[];
+  /** The text of the last read, good or bad (an unchanged file is not parsed again). */
+  text: string;
+  readAt: number;
+  readError: string;
+  /** Bumped when the keys change; the cached answer and the once-a-day logs are per version. */
+  version: number;
+  reading?: Promise<boolean>;
+  timer?: unknown;
+  closed: boolean;
+  /** The answer for the UTC day starting at `dayStart`, from keys of version `version`. */
+  answer?: {
+    readonly version: number;
+    readonly dayStart: number;
+    readonly credentials: Promise<SigningKeyCredentials>;
+  };
+  missLoggedFor: string;
+  warnedFor: string;
+}
+
+function logKeyFile(
+  file: KeyFile,
+  level: string,
+  event: string,
+  fields: Record<string, unknown> = {},
+): void {
+  file.options.log({ level, event, source: file.source, file: file.options.path, ...fields });
+}
+
+function describeKeys(entries: readonly SigningKeyEntry[]) {
+  const dates = [...new Set(entries.map((e) => e.date))].sort();
+  return { keys: entries.length, from: dates[0], to: dates[dates.length - 1] };
+}
+
+/** Today's key; on a miss the file is re-read first unless it was read a moment ago. */
+async function keyFor(file: KeyFile): Promise<SigningKeyCredentials> {
+  let t = file.options.now();
+  checkTomorrow(file, t);
+  const hit = select(file, t);
+  if (hit) return hit;
+  if (file.reading || t - file.readAt >= file.missRereadMs) {
+    await reread(file);
+    t = file.options.now();
+    const again = select(file, t);
+    if (again) return again;
+  }
+  throw missing(file, t);
+}
+
+/** Re-reads the file (one read at a time); true when its keys changed. */
+function reread(file: KeyFile): Promise<boolean> {
+  file.reading ??= readAgain(file).finally(() => file.reading = undefined);
+  return file.reading;
+}
+
+async function readAgain(file: KeyFile): Promise<boolean> {
+  const { path, now } = file.options;
+  let fresh: string;
+  try {
+    fresh = await file.options.readTextFile(path);
+  } catch (error) {
+    file.readAt = now();
+    const message = errorMessage(error);
+    if (message !== file.readError) {
+      file.readError = message;
+      logKeyFile(file, "error", "signing_key_file_unreadable", {
+        error: message,
+        action: "keeping the keys read before",
+      });
+    }
+    return false;
+  }
+  file.readAt = now();
+  file.readError = "";
+  if (fresh === file.text) return false;
+  file.text = fresh;
+  const parsed = parseSigningKeyFile(fresh);
+  if (parsed.errors.length > 0 || parsed.entries.length === 0) {
+    // A half-written file: keep the keys we have.
+    logKeyFile(file, "error", "signing_key_file_invalid", {
+      errors: parsed.errors.length > 0 ? parsed.errors : ["no keys"],
+      action: "keeping the keys read before",
+    });
+    return false;
+  }
+  file.entries = parsed.entries;
+  file.version++;
+  logKeyFile(file, "info", "signing_key_file_reloaded", describeKeys(file.entries));
+  return true;
+}
+
+/** Warns once per version, `warnAheadMs` before UTC midnight, when tomorrow has no key. */
+function checkTomorrow(file: KeyFile, t: number): void {
+  const { path, region } = file.options;
+  const midnight = Math.floor(t / DAY_MS) * DAY_MS + DAY_MS;
+  if (t < midnight - (file.options.warnAheadMs ?? 6 * 3_600_000)) return;
+  const tomorrow = utcDate(midnight);
+  const key = tomorrow + "#" + file.version;
+  if (file.warnedFor === key) return;
+  file.warnedFor = key;
+  if (selectSigningKey(file.entries, tomorrow, region)) return;
+  logKeyFile(file, "warn", "signing_key_missing_tomorrow", {
+    date: tomorrow,
+    hoursLeft: Math.round((midnight - t) / 360_000) / 10,
+    message: `${path} has no signing key for ${tomorrow} (UTC); ` +
+      "requests will be answered 503 from UTC midnight unless the file is updated",
+  });
+}
+
+/** The answer for the day of `t`, cached for that day and version of the keys. */
+function select(file: KeyFile, t: number): Promise<SigningKeyCredentials> | undefined {
+  const dayStart = Math.floor(t / DAY_MS) * DAY_MS;
+  const cached = file.answer;
+  if (cached && cached.version === file.version && cached.dayStart === dayStart) {
+    return cached.credentials;
+  }
+  const { accessKeyId, sessionToken, region } = file.options;
+  const found = selectSigningKey(file.entries, utcDate(t), region);
+  if (!found) return undefined;
+  const credentials = Promise.resolve({
+    accessKeyId,
+    signingKey: found.signingKey,
+    scope: found.scope,
+    ...(sessionToken ? { sessionToken } : {}),
+  });
+  file.answer = { version: file.version, dayStart, credentials };
+  return credentials;
+}
+
+/** The error for a day without a key, logged once per day and version. */
+function missing(file: KeyFile, t: number): CredentialsUnavailableError {
+  const today = utcDate(t);
+  const { from, to } = describeKeys(file.entries);
+  const message = `no signing key for ${today} in ${file.options.path}` +
+    (from ? ` (its keys are for ${from === to ? from : from + " to " + to})` : "");
+  const key = today + "#" + file.version;
+  if (file.missLoggedFor !== key) {
+    file.missLoggedFor = key;
+    logKeyFile(file, "error", "signing_key_missing", { date: today, message });
+  }
+  return new CredentialsUnavailableError(message);
+}
+
+function schedulePoll(file: KeyFile): void {
+  const { setTimeout } = file.options;
+  if (file.closed || !setTimeout) return;
+  file.timer = setTimeout(async () => {
+    await reread(file);
+    checkTomorrow(file, file.options.now());
+    schedulePoll(file);
+  }, file.options.pollMs ?? 10_000);
 }

@@ -7,6 +7,9 @@
  * @module
  */
 
+import { type Env, setting } from "../env.ts";
+import { truncate } from "../text.ts";
+import { localName, onlyChild, parseXml, textOf, type XmlElement } from "../xml.ts";
 import { checkCredentials, type HttpPolicy, httpRequest } from "./http.ts";
 import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } from "./provider.ts";
 
@@ -21,10 +24,11 @@ import { CredentialSourceError, type ExpiringCredentials, fileErrorMessage } fro
  * // "https://sts.eu-west-1.amazonaws.com"
  * ```
  */
-export function stsEndpoint(env: Record<string, string | undefined>): string {
-  if (env.AWS_ENDPOINT_URL_STS) return env.AWS_ENDPOINT_URL_STS;
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
-  if (env.AWS_STS_REGIONAL_ENDPOINTS?.toLowerCase() === "regional" && region) {
+export function stsEndpoint(env: Env): string {
+  const url = setting(env, "AWS_ENDPOINT_URL_STS");
+  if (url !== undefined) return url;
+  const region = setting(env, "AWS_REGION") ?? setting(env, "AWS_DEFAULT_REGION");
+  if (setting(env, "AWS_STS_REGIONAL_ENDPOINTS")?.toLowerCase() === "regional" && region) {
     return `https://sts.${region}.amazonaws.com${region.startsWith("cn-") ? ".cn" : ""}`;
   }
   return "https://sts.amazonaws.com";
@@ -32,13 +36,8 @@ export function stsEndpoint(env: Record<string, string | undefined>): string {
 
 /**
  * The form body of an `AssumeRoleWithWebIdentity` call.
- *
- * @example
- * ```ts
- * assumeRoleBody("arn:aws:iam::123456789012:role/r", "s", "TOKEN").get("Action"); // "AssumeRoleWithWebIdentity"
- * ```
  */
-export function assumeRoleBody(
+function assumeRoleBody(
   roleArn: string,
   sessionName: string,
   token: string,
@@ -52,21 +51,21 @@ export function assumeRoleBody(
   ]);
 }
 
-function decodeXml(text: string): string {
-  return text.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
-    if (e[0] === "#") {
-      const code = e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return code <= 0x10ffff ? String.fromCodePoint(code) : "";
-    }
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e] as string;
-  });
+/** The parsed document, or `undefined` when the body is not well-formed XML. */
+function parseDocument(xml: string): XmlElement | undefined {
+  try {
+    return parseXml(xml);
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }
 
-/** The text of the only `<name>` element in `xml`, or `undefined` when none or several. */
-function onlyElement(xml: string, name: string): string | undefined {
-  const re = new RegExp(`<${name}>([^<]*)</${name}>`, "g");
-  const all = [...xml.matchAll(re)];
-  return all.length === 1 ? decodeXml(all[0][1]).trim() : undefined;
+/** The trimmed text of the only leaf child `name` of `element`; `undefined` otherwise. */
+function onlyText(element: XmlElement | undefined, name: string): string | undefined {
+  const child = element && onlyChild(element, name);
+  if (child === undefined || child.children.some((c) => typeof c !== "string")) return undefined;
+  return textOf(child).trim();
 }
 
 /**
@@ -80,44 +79,42 @@ function onlyElement(xml: string, name: string): string | undefined {
  * ```
  */
 export function parseAssumeRoleResponse(xml: string, label: string): ExpiringCredentials {
-  const result = /<AssumeRoleWithWebIdentityResult>([\s\S]*)<\/AssumeRoleWithWebIdentityResult>/
-    .exec(xml);
-  const block = result && /<Credentials>([\s\S]*?)<\/Credentials>/.exec(result[1]);
-  if (!/<AssumeRoleWithWebIdentityResponse[\s>]/.test(xml) || !block) {
+  const root = parseDocument(xml);
+  const result = root && localName(root.name) === "AssumeRoleWithWebIdentityResponse"
+    ? onlyChild(root, "AssumeRoleWithWebIdentityResult")
+    : undefined;
+  const credentials = result && onlyChild(result, "Credentials");
+  if (credentials === undefined) {
     throw new CredentialSourceError(
       `${label} answered a body that is not an AssumeRoleWithWebIdentityResponse`,
     );
   }
-  const inner = block[1];
   return checkCredentials({
-    AccessKeyId: onlyElement(inner, "AccessKeyId"),
-    SecretAccessKey: onlyElement(inner, "SecretAccessKey"),
-    Token: onlyElement(inner, "SessionToken"),
-    Expiration: onlyElement(inner, "Expiration"),
+    AccessKeyId: onlyText(credentials, "AccessKeyId"),
+    SecretAccessKey: onlyText(credentials, "SecretAccessKey"),
+    Token: onlyText(credentials, "SessionToken"),
+    Expiration: onlyText(credentials, "Expiration"),
   }, label);
 }
 
 /**
  * The error code and message of an STS error document (`<ErrorResponse><Error><Code>`), each
  * cleaned to printable text and shortened, with every occurrence of `scrub` removed.
- *
- * @example
- * ```ts
- * stsError("<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>", "").code; // "AccessDenied"
- * ```
  */
-export function stsError(xml: string, scrub: string): { code?: string; message?: string } {
+function stsError(xml: string, scrub: string): { code?: string; message?: string } {
   const clean = (s: string | undefined) => {
     if (!s) return undefined;
     let out = s;
     if (scrub) out = out.split(scrub).join("[redacted]");
     out = out.replace(/[^\x20-\x7e]+/g, " ").trim();
-    return out.length > 200 ? out.slice(0, 200) + "..." : out || undefined;
+    return truncate(out, 200) || undefined;
   };
-  const code = onlyElement(xml, "Code");
+  const root = parseDocument(xml);
+  const error = root && localName(root.name) === "ErrorResponse" ? onlyChild(root, "Error") : root;
+  const code = onlyText(error, "Code");
   return {
     code: code && /^[\w.-]{1,64}$/.test(code) ? code : undefined,
-    message: clean(onlyElement(xml, "Message")),
+    message: clean(onlyText(error, "Message")),
   };
 }
 

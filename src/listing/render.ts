@@ -6,15 +6,14 @@
  * folder links end in `/`. Two cases need care:
  * - A key with a `.` or `..` path segment (`a/../b`) cannot be carried by a URL path at all:
  *   browsers remove dot segments, even percent-encoded ones (WHATWG URL). Such entries are listed
- *   without a link (`href: null` in JSON) unless {@linkcode RenderOptions.fallbackHref} gives one.
+ *   without a link (`href: null` in JSON).
  * - When the link would start with `//` (root path `/`, key starting with `/`), it is written
  *   `/.//key`, which browsers resolve to the path `//key` on the same origin instead of to a
  *   host named `key`.
  *
- * Pagination. The "Next page" link is `<listing path>?page=<token>` (the parameter name is
- * {@linkcode RenderOptions.pageParam}), where the token is {@linkcode nextPageToken}: the V2
- * `NextContinuationToken` or the V1 next marker, encoded with `encodeQueryComponent`. The handler
- * maps `page` back to `continuation-token` (V2) or `marker` (V1).
+ * Pagination. The "Next page" link is `<listing path>?page=<token>`, the token encoded with
+ * `encodeQueryComponent`. `page` is a ListObjectsV2 continuation token only: the handler lists
+ * with `list-type=2` and sends `page` back as `continuation-token`.
  *
  * The HTML page has no script and loads nothing: one inline `<style>` (allowed by
  * {@linkcode LISTING_CSP}) and inline SVG icons.
@@ -24,6 +23,7 @@
 
 import { encodeKeyPath, encodeQueryComponent } from "../s3/encode.ts";
 import { sha256 } from "../crypto/sha256.ts";
+import { base64, escapeMarkup } from "../text.ts";
 import { isLaterPage, type Listing, nextPageToken } from "./model.ts";
 
 /** How to render a listing. */
@@ -35,14 +35,6 @@ export interface RenderOptions {
   rootPath: string;
   /** Label of the first breadcrumb and of the page title; defaults to the bucket name. */
   title?: string;
-  /** Query parameter that carries the next-page token; default `page`. */
-  pageParam?: string;
-  /**
-   * Href for a key or prefix that a URL path cannot carry (it has a `.` or `..` segment), e.g.
-   * a query-based route the handler supports. Return `undefined` to leave it unlinked (the
-   * default).
-   */
-  fallbackHref?: (key: string) => string | undefined;
 }
 
 /** A folder (common prefix) as rendered. */
@@ -159,8 +151,7 @@ function relativeName(full: string, prefix: string): string {
 export function listingView(listing: Listing, options: RenderOptions): ListingView {
   const { rootPath } = options;
   checkRootPath(rootPath);
-  const link = (key: string): string | null =>
-    keyHref(rootPath, key) ?? options.fallbackHref?.(key) ?? null;
+  const link = (key: string): string | null => keyHref(rootPath, key) ?? null;
   const prefix = listing.prefix;
   const title = options.title ?? (listing.bucket || "/");
 
@@ -181,7 +172,6 @@ export function listingView(listing: Listing, options: RenderOptions): ListingVi
 
   const here = link(prefix);
   const token = nextPageToken(listing) ?? null;
-  const pageParam = encodeQueryComponent(options.pageParam ?? "page");
   return {
     bucket: listing.bucket,
     prefix,
@@ -206,7 +196,7 @@ export function listingView(listing: Listing, options: RenderOptions): ListingVi
       })),
     isTruncated: listing.isTruncated,
     nextPageToken: token,
-    next: token === null ? null : `${here ?? ""}?${pageParam}=${encodeQueryComponent(token)}`,
+    next: token === null ? null : `${here ?? ""}?page=${encodeQueryComponent(token)}`,
     first: isLaterPage(listing) ? (here ?? "?") : null,
   };
 }
@@ -285,27 +275,6 @@ export function formatTime(iso: string): string {
   return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`;
 }
 
-const ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/**
- * Escapes text for HTML element content and double- or single-quoted attribute values.
- *
- * @example
- * ```ts
- * escapeHtml(`<img src=x onerror="a('b')">&`);
- * // "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
- * ```
- */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
-
 /**
  * A name made visible and escaped for HTML: control characters become their Unicode control
  * pictures (U+2400...), and bidirectional formatting characters (which could disguise an
@@ -322,7 +291,7 @@ function showName(name: string): string {
       return `[U+${code.toString(16).toUpperCase()}]`;
     },
   );
-  return escapeHtml(visible);
+  return escapeMarkup(visible);
 }
 
 const CSS = [
@@ -378,12 +347,6 @@ const CSS = [
   "font-size:.8rem;line-height:1.4}td.t:empty{display:none}td.s{line-height:1.6}",
   ".empty{grid-column:1/-1;padding:2rem 0}}",
 ].join("");
-
-function base64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
-}
 
 /**
  * A `Content-Security-Policy` for the HTML page: nothing may load or run; only the page's own
@@ -458,7 +421,9 @@ function nameCell(iconId: string, label: string, href: string | null): string {
       icon(iconId)
     }<bdi>${label}</bdi></span></td>`;
   }
-  return `<td class="n"><a href="${escapeHtml(href)}">${icon(iconId)}<bdi>${label}</bdi></a></td>`;
+  return `<td class="n"><a href="${escapeMarkup(href)}">${
+    icon(iconId)
+  }<bdi>${label}</bdi></a></td>`;
 }
 
 function plural(n: number, word: string): string {
@@ -482,7 +447,7 @@ export function renderListingHtml(listing: Listing, options: RenderOptions): str
     const last = i === v.breadcrumbs.length - 1;
     const label = c.name === "" ? "<i>(empty name)</i>" : `<bdi>${showName(c.name)}</bdi>`;
     if (c.href === null) return `<li>${label}</li>`;
-    return `<li><a href="${escapeHtml(c.href)}"${
+    return `<li><a href="${escapeMarkup(c.href)}"${
       last ? ' aria-current="page"' : ""
     }>${label}</a></li>`;
   }).join("");
@@ -507,8 +472,8 @@ export function renderListingHtml(listing: Listing, options: RenderOptions): str
     total += file.size;
     const when = file.lastModified === ""
       ? ""
-      : `<time datetime="${escapeHtml(file.lastModified)}">${
-        escapeHtml(formatTime(file.lastModified))
+      : `<time datetime="${escapeMarkup(file.lastModified)}">${
+        escapeMarkup(formatTime(file.lastModified))
       }</time>`;
     rows.push(
       `<tr class="f">${
@@ -525,8 +490,8 @@ export function renderListingHtml(listing: Listing, options: RenderOptions): str
   const summary = [plural(v.folders.length, "folder"), plural(v.files.length, "file")];
   if (v.files.length > 0) summary.push(humanSize(total));
   const pager: string[] = [];
-  if (v.first !== null) pager.push(`<a href="${escapeHtml(v.first)}">First page</a>`);
-  if (v.next !== null) pager.push(`<a rel="next" href="${escapeHtml(v.next)}">Next page</a>`);
+  if (v.first !== null) pager.push(`<a href="${escapeMarkup(v.first)}">First page</a>`);
+  if (v.next !== null) pager.push(`<a rel="next" href="${escapeMarkup(v.next)}">Next page</a>`);
 
   const title = v.breadcrumbs[0].name + "/" + v.prefix;
   return "<!doctype html>\n" +

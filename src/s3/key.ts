@@ -5,6 +5,7 @@
  * @module
  */
 
+import { truncate } from "../text.ts";
 import { decodeStrict } from "./encode.ts";
 import type { Pair } from "./sigv4.ts";
 
@@ -93,7 +94,7 @@ export function parseQuery(query: string): Pair[] {
     const value = decodeStrict(rawValue, true);
     if (name === undefined || value === undefined) {
       throw new BadTargetError(
-        `the query parameter "${truncate(part)}" is not valid percent-encoded UTF-8`,
+        `the query parameter "${truncate(part, 57)}" is not valid percent-encoded UTF-8`,
       );
     }
     if (name.includes("\0") || value.includes("\0")) {
@@ -117,10 +118,6 @@ function notUtf8(where: string): BadTargetError {
   return new BadTargetError(
     `the ${where} holds U+FFFD, the mark of bytes that were not UTF-8`,
   );
-}
-
-function truncate(text: string): string {
-  return text.length > 60 ? text.slice(0, 57) + "..." : text;
 }
 
 /**

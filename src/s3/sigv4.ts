@@ -12,13 +12,14 @@
 
 import { hmac, hmacHex, type HmacKey, hmacKey, sha256Hex } from "../crypto/sha256.ts";
 import { encodeQueryComponent } from "./encode.ts";
+import { scopeMismatch } from "./scope.ts";
 
 /** The payload hash S3 accepts for requests whose body is not hashed (presigned URLs, GETs). */
 export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
 /** SHA-256 of the empty string: the payload hash of a request with no body. */
 export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** The only algorithm we sign with. */
-export const ALGORITHM = "AWS4-HMAC-SHA256";
+const ALGORITHM = "AWS4-HMAC-SHA256";
 /** Longest lifetime S3 accepts for a presigned URL, in seconds (7 days). */
 export const MAX_PRESIGN_EXPIRES = 604800;
 
@@ -139,31 +140,6 @@ export interface RequestParts {
   readonly headers: readonly Pair[];
   /** Hex SHA-256 of the body, {@linkcode UNSIGNED_PAYLOAD} or {@linkcode EMPTY_SHA256}. */
   readonly payloadHash: string;
-}
-
-/**
- * The canonical request and its signed-headers list.
- *
- * @example
- * ```ts
- * canonicalRequest({
- *   method: "GET",
- *   path: "/test.txt",
- *   headers: [["host", "examplebucket.s3.amazonaws.com"]],
- *   payloadHash: UNSIGNED_PAYLOAD,
- * }).canonicalRequest; // "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD"
- * ```
- */
-export function canonicalRequest(
-  parts: RequestParts,
-): { canonicalRequest: string; signedHeaders: string } {
-  const { canonical, signed } = canonicalHeaders(parts.headers);
-  const query = parts.query ? canonicalQuery(parts.query) : "";
-  return {
-    canonicalRequest: parts.method + "\n" + parts.path + "\n" + query + "\n" + canonical + "\n" +
-      signed + "\n" + parts.payloadHash,
-    signedHeaders: signed,
-  };
 }
 
 /**
@@ -303,24 +279,8 @@ function prepareKey(
  * ```
  */
 export function checkScope(scope: string, date: string, region: string, service: string): void {
-  const parts = scope.split("/");
-  if (parts.length !== 4 || !DATE.test(parts[0]) || parts[3] !== "aws4_request") {
-    throw new SigningError(
-      `invalid signing key scope "${scope}": expected YYYYMMDD/REGION/SERVICE/aws4_request`,
-    );
-  }
-  if (parts[0] !== date) {
-    throw new SigningError(
-      `signing key expired: its scope is for ${parts[0]} (UTC) but the request is dated ${date}; ` +
-        "a signing key is valid for one UTC day",
-    );
-  }
-  if (parts[1] !== region) {
-    throw new SigningError(`signing key scope is for region ${parts[1]}, not ${region}`);
-  }
-  if (parts[2] !== service) {
-    throw new SigningError(`signing key scope is for service ${parts[2]}, not ${service}`);
-  }
+  const problem = scopeMismatch(scope, date, region, service);
+  if (problem !== undefined) throw new SigningError(problem);
 }
 
 /** Where and when a request is signed. */
@@ -391,6 +351,8 @@ export interface HeaderSignOptions {
 /** A header-signed request: the headers to add to it, and what was signed. */
 export interface SignedHeaders extends Signature {
   readonly authorization: string;
+  /** The canonical query string signed, without `?`: send exactly this. */
+  readonly query: string;
   /** Headers to send besides the request's own: `authorization`, `x-amz-date`, ... */
   readonly headers: Pair[];
 }
@@ -425,7 +387,7 @@ export function signHeaders(
   const authorization = ALGORITHM + " Credential=" + ctx.credentials.accessKeyId + "/" +
     sig.scope + ", SignedHeaders=" + sig.signedHeaders + ", Signature=" + sig.signature;
   added.push(["authorization", authorization]);
-  return { ...sig, authorization, headers: added };
+  return { ...sig, authorization, query, headers: added };
 }
 
 /** Options of {@linkcode presign}. */
