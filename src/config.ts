@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type Env, regionOf, setting } from "./env.ts";
 import { isBucketName, isDnsBucketName } from "./s3/key.ts";
 import { MAX_PRESIGN_EXPIRES } from "./s3/sigv4.ts";
 
@@ -46,13 +47,6 @@ export type ConfigResult =
   | { readonly ok: true; readonly config: Config }
   | { readonly ok: false; readonly errors: string[] };
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-function value(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === "" ? undefined : v.trim();
-}
-
 /**
  * Parses a `host[:port]` for `scheme`, returning it lower-cased with a default port dropped (as
  * `fetch` sends it in `Host`), or undefined when it is not a bare host.
@@ -80,7 +74,7 @@ function integer(
   max: number,
   errors: string[],
 ): number {
-  const raw = value(env, name);
+  const raw = setting(env, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
     errors.push(`${name}: "${raw}" is not a whole number from ${min} to ${max}`);
@@ -96,7 +90,7 @@ function choice<T extends string>(
   fallback: T,
   errors: string[],
 ): T {
-  const raw = value(env, name);
+  const raw = setting(env, name);
   if (raw === undefined) return fallback;
   const lower = raw.toLowerCase() as T;
   if (!options.includes(lower)) {
@@ -107,18 +101,13 @@ function choice<T extends string>(
 }
 
 function flag(env: Env, name: string, fallback: boolean, errors: string[]): boolean {
-  const raw = value(env, name);
+  const raw = setting(env, name);
   if (raw === undefined) return fallback;
   const lower = raw.toLowerCase();
   if (["true", "1", "yes", "on"].includes(lower)) return true;
   if (["false", "0", "no", "off"].includes(lower)) return false;
   errors.push(`${name}: "${raw}" must be true or false (on/off)`);
   return fallback;
-}
-
-/** The region from `AWS_REGION`, then `AWS_DEFAULT_REGION`, then `us-east-1`. */
-export function regionOf(env: Env): string {
-  return value(env, "AWS_REGION") ?? value(env, "AWS_DEFAULT_REGION") ?? "us-east-1";
 }
 
 /**
@@ -137,12 +126,12 @@ export function parseConfig(env: Env): ConfigResult {
     errors.push(`AWS_REGION/AWS_DEFAULT_REGION: "${region}" is not a region name`);
   }
   const scheme = choice(env, "AWS_ENDPOINT_SCHEME", ["https", "http"] as const, "https", errors);
-  const rawHost = value(env, "AWS_ENDPOINT_HOST") ?? `s3.${region}.amazonaws.com`;
+  const rawHost = setting(env, "AWS_ENDPOINT_HOST") ?? `s3.${region}.amazonaws.com`;
   const endpointHost = normalizeHost(rawHost, scheme);
   if (endpointHost === undefined) {
     errors.push(`AWS_ENDPOINT_HOST: "${rawHost}" is not a host name with an optional port`);
   }
-  const rawExternal = value(env, "AWS_ENDPOINT_HOST_EXTERNAL");
+  const rawExternal = setting(env, "AWS_ENDPOINT_HOST_EXTERNAL");
   const externalHost = rawExternal === undefined
     ? endpointHost
     : normalizeHost(rawExternal, scheme);
@@ -158,7 +147,7 @@ export function parseConfig(env: Env): ConfigResult {
     "path",
     errors,
   );
-  const bucket = value(env, "S3_BUCKET");
+  const bucket = setting(env, "S3_BUCKET");
   if (bucket !== undefined) {
     if (!isBucketName(bucket)) {
       errors.push(`S3_BUCKET: "${bucket}" is not a bucket name`);
@@ -169,7 +158,7 @@ export function parseConfig(env: Env): ConfigResult {
     }
   }
   const presignExpires = integer(env, "PRESIGN_EXPIRES", 300, 1, MAX_PRESIGN_EXPIRES, errors);
-  const patternSource = value(env, "PROXY_PATTERN") ?? DEFAULT_PROXY_PATTERN;
+  const patternSource = setting(env, "PROXY_PATTERN") ?? DEFAULT_PROXY_PATTERN;
   let proxyPattern = new RegExp(DEFAULT_PROXY_PATTERN);
   try {
     proxyPattern = new RegExp(patternSource);
@@ -177,8 +166,8 @@ export function parseConfig(env: Env): ConfigResult {
     errors.push(`PROXY_PATTERN: "${patternSource}" is not a valid regular expression (${e})`);
   }
   const port = integer(env, "PORT", 8080, 0, 65535, errors);
-  const hostname = value(env, "HOST") ?? "0.0.0.0";
-  const rawTimeout = value(env, "UPSTREAM_TIMEOUT") ?? "30";
+  const hostname = setting(env, "HOST") ?? "0.0.0.0";
+  const rawTimeout = setting(env, "UPSTREAM_TIMEOUT") ?? "30";
   const timeout = Number(rawTimeout);
   if (!/^\d+(\.\d+)?$/.test(rawTimeout) || !(timeout >= 0.001) || timeout > 3600) {
     errors.push(`UPSTREAM_TIMEOUT: "${rawTimeout}" is not a number of seconds from 0.001 to 3600`);

@@ -36,6 +36,8 @@ export interface Runtime {
   /** Writes text to stdout or stderr at once (no buffering by the console). */
   write(stream: "stdout" | "stderr", text: string): void;
   exit(code: number): never;
+  /** The exit code once the process ends by itself (output already written is kept). */
+  setExitCode(code: number): void;
   serve(options: ServeOptions): Server;
 }
 
@@ -66,6 +68,7 @@ interface NodeLikeProcess {
   on(signal: string, listener: () => void): void;
   off(signal: string, listener: () => void): void;
   exit(code: number): never;
+  exitCode?: number;
 }
 
 const encoder = new TextEncoder();
@@ -94,6 +97,9 @@ function denoRuntime(): Runtime {
       }
     },
     exit: (code) => Deno.exit(code),
+    setExitCode: (code) => {
+      Deno.exitCode = code;
+    },
     serve(options) {
       const server = Deno.serve({
         port: options.port,
@@ -130,6 +136,9 @@ function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtim
     },
     write: (stream, text) => proc[stream].write(text),
     exit: (code) => proc.exit(code),
+    setExitCode: (code) => {
+      proc.exitCode = code;
+    },
     serve(options) {
       const server = bun.serve({
         port: options.port,

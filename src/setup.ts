@@ -17,7 +17,7 @@ import {
   CredentialsConfigError,
   resolveCredentialProvider,
 } from "./credentials/resolve.ts";
-import { parseScope } from "./credentials/signing_key.ts";
+import { scopeProblems } from "./s3/scope.ts";
 import { parseRoutes, type RouteSpec } from "./routes.ts";
 import { fileErrorMessage } from "./credentials/provider.ts";
 
@@ -42,21 +42,10 @@ export type LoadResult =
   | { readonly ok: false; readonly errors: string[] };
 
 /** Checks that a configured signing key's scope fits the route (region, service). */
-function scopeProblems(env: Env, region: string): string[] {
+function keyScopeProblems(env: Env, region: string): string[] {
   const scope = setting(env, "AWS_KEY_SCOPE");
   if (!scope || !setting(env, "AWS_SIGNING_KEY")) return [];
-  const parts = parseScope(scope);
-  if (!parts) return [`AWS_KEY_SCOPE: "${scope}" is not YYYYMMDD/REGION/s3/aws4_request`];
-  const problems = [];
-  if (parts.region !== region) {
-    problems.push(
-      `AWS_KEY_SCOPE: its region ${parts.region} is not the configured region ${region}`,
-    );
-  }
-  if (parts.service !== "s3") {
-    problems.push(`AWS_KEY_SCOPE: its service ${parts.service} is not s3`);
-  }
-  return problems;
+  return scopeProblems(scope, region).map((p) => "AWS_KEY_SCOPE: " + p);
 }
 
 /**
@@ -110,7 +99,7 @@ export async function loadRoutes(
   const name = (spec: RouteSpec) => many ? `route ${specs.indexOf(spec)} (${spec.prefix}): ` : "";
   for (const spec of specs) {
     const region = spec.config?.region ?? regionOf(env);
-    for (const p of scopeProblems(spec.credentialEnv ?? env, region)) {
+    for (const p of keyScopeProblems(spec.credentialEnv ?? env, region)) {
       errors.push(name(spec) + p);
     }
   }

@@ -10,8 +10,8 @@ import {
   DEFAULT_PROXY_PATTERN,
   normalizeHost,
   parseConfig,
-  regionOf,
 } from "../src/config.ts";
+import { regionOf } from "../src/env.ts";
 
 function ok(result: ConfigResult): Config {
   if (!result.ok) assert.fail("expected a config, got errors: " + result.errors.join("; "));

@@ -26,9 +26,6 @@ import {
 
 const DAY_MS = 86_400_000;
 
-// main.ts still imports parseScope from here; it moves to ../s3/scope.ts with the request path.
-export { parseScope } from "../s3/scope.ts";
-
 /** One usable line of a signing-key file. */
 export interface SigningKeyEntry extends ScopeParts {
   readonly signingKey: Uint8Array;

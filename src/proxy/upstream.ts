@@ -8,6 +8,7 @@
 
 import { CredentialsUnavailableError } from "../credentials/provider.ts";
 import { s3Address } from "../s3/address.ts";
+import { amzDate } from "../s3/scope.ts";
 import {
   type Credentials,
   type Pair,
@@ -40,13 +41,6 @@ export interface UpstreamRequest {
   readonly query: readonly Pair[];
   /** The client's headers, when its Range and conditionals apply ({@linkcode FORWARDED_REQUEST_HEADERS}). */
   readonly forward?: Headers;
-}
-
-/** Formats epoch milliseconds as `YYYYMMDDTHHMMSSZ`. */
-function amzDate(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + "T" + iso.slice(11, 13) +
-    iso.slice(14, 16) + iso.slice(17, 19) + "Z";
 }
 
 /**
@@ -115,9 +109,8 @@ export async function sendUpstream(
       ctx,
     )
   );
-  const queryString = auth.canonicalRequest.split("\n", 3)[2];
   const url = `${config.scheme}://${address.host}${address.path}${
-    queryString ? "?" + queryString : ""
+    auth.query ? "?" + auth.query : ""
   }`;
   const headers = new Headers();
   for (const [name, value] of signed) if (name !== "host") headers.set(name, value);
