@@ -6,6 +6,7 @@
  */
 
 import { type Env, regionOf, setting } from "./env.ts";
+import { type Cidr, parseCidrList } from "./net.ts";
 import { isBucketName, isDnsBucketName } from "./s3/key.ts";
 import { MAX_PRESIGN_EXPIRES } from "./s3/sigv4.ts";
 
@@ -37,6 +38,10 @@ export interface Config {
   readonly listBuckets: boolean;
   /** Whether generated listings (and listing of keys at all) are allowed. */
   readonly listing: boolean;
+  /** Client addresses served (`ALLOW_CIDRS`); undefined: every address. */
+  readonly allowCidrs?: readonly Cidr[];
+  /** Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); empty: none. */
+  readonly trustedProxies: readonly Cidr[];
 }
 
 /** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
@@ -98,6 +103,19 @@ function choice<T extends string>(
     return fallback;
   }
   return lower;
+}
+
+/** A CIDR list, or undefined when unset; a list with bad entries names each of them. */
+function cidrs(env: Env, name: string, errors: string[]): Cidr[] | undefined {
+  const raw = setting(env, name);
+  if (raw === undefined) return undefined;
+  const parsed = parseCidrList(raw);
+  if ("bad" in parsed) {
+    errors.push(`${name}: ${parsed.bad.map((b) => `"${b}"`).join(", ")} not an IPv4/IPv6 CIDR`);
+    return undefined;
+  }
+  if (parsed.length === 0) errors.push(`${name}: "${raw}" names no address`);
+  return parsed;
 }
 
 function flag(env: Env, name: string, fallback: boolean, errors: string[]): boolean {
@@ -175,6 +193,8 @@ export function parseConfig(env: Env): ConfigResult {
   const redirect = choice(env, "REDIRECT", ["auto", "always", "never"] as const, "auto", errors);
   const listBuckets = flag(env, "S3_LIST_BUCKETS", false, errors);
   const listing = flag(env, "LISTING", true, errors);
+  const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
+  const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -193,6 +213,8 @@ export function parseConfig(env: Env): ConfigResult {
       redirect,
       listBuckets,
       listing,
+      allowCidrs,
+      trustedProxies,
     },
   };
 }

@@ -24,6 +24,7 @@ import {
   type Route,
 } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
+import { clientAddress, inCidrs, parseIp } from "./net.ts";
 import type { Backend, Exchange, LogEntry } from "./proxy/context.ts";
 import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { serveFolder, slashRedirect } from "./proxy/folder.ts";
@@ -49,6 +50,15 @@ export interface HandlerDeps extends RouterDeps {
   /** Only `get` is asked for, once per request that needs a signature. */
   readonly credentials: Pick<CredentialProvider, "get">;
 }
+
+/** What the server knows of a request's connection. */
+export interface ConnInfo {
+  /** The peer's IP address, when known; `ALLOW_CIDRS` refuses requests without one. */
+  readonly remoteAddr?: string;
+}
+
+/** The handler: a request (and what is known of its connection) to a response. */
+export type Handler = (req: Request, conn?: ConnInfo) => Promise<Response>;
 
 /** A route to serve: its prefix, settings and credentials. */
 export interface ServedRoute {
@@ -121,6 +131,7 @@ interface Outcome {
   readonly route: string | null;
   readonly client?: ClientKind;
   readonly clientReason?: string;
+  readonly clientAddr?: string;
   readonly error?: string;
 }
 
@@ -149,7 +160,7 @@ function refused(
 export function createRouter(
   routes: readonly ServedRoute[],
   deps: RouterDeps,
-): (req: Request) => Promise<Response> {
+): Handler {
   const log = deps.log ?? (() => {});
   const mounts: Mount<Backend>[] = routes.map((r) => ({
     segments: r.segments,
@@ -166,7 +177,7 @@ export function createRouter(
   }));
   const index = routes.some((r) => r.segments.length === 0) ? undefined : routeIndex(routes);
 
-  async function serve(req: Request, method: string): Promise<Outcome> {
+  async function serve(req: Request, method: string, conn?: ConnInfo): Promise<Outcome> {
     const target = parseTarget(req.url, req.headers);
     if ("kind" in target) return refused(target, "http", method, null);
     const [client, clientReason] = classifyClient(req.headers, target.query);
@@ -183,6 +194,23 @@ export function createRouter(
     }
     const backend = match.mount.value;
     const route = backend.prefix;
+    const { allowCidrs, trustedProxies } = backend.config;
+    const clientAddr = clientAddress(
+      conn?.remoteAddr,
+      req.headers.get("x-forwarded-for"),
+      trustedProxies,
+    );
+    if (allowCidrs) {
+      const bytes = clientAddr === undefined ? undefined : parseIp(clientAddr);
+      if (!bytes || !inCidrs(bytes, allowCidrs)) {
+        const denied = {
+          status: 403,
+          code: "AccessDenied",
+          message: "this address may not use this route (ALLOW_CIDRS)",
+        };
+        return { ...refused(denied, client, method, route), ...base, clientAddr };
+      }
+    }
     if (match.bare && client !== "api" && !checkMethod(method)) {
       const location = target.path + "/" + queryOf(req.url);
       const response = new Response(null, {
@@ -195,8 +223,8 @@ export function createRouter(
     if (decided.kind === "reject") return { ...refused(decided, client, method, route), ...base };
     const decision = decided.kind === "object" ? decided.mode : decided.kind;
     try {
-      const response = await dispatch({ req, method, client, backend }, decided);
-      return { response, decision, route, ...base };
+      const response = await dispatch({ req, clientAddr, method, client, backend }, decided);
+      return { response, decision, route, ...base, clientAddr };
     } catch (e) {
       const known = e instanceof HttpError;
       const response = errorResponse(
@@ -204,14 +232,15 @@ export function createRouter(
         client,
         method,
       );
-      return { response, decision, route, error: known ? e.detail : messageOf(e), ...base };
+      const error = known ? e.detail : messageOf(e);
+      return { response, decision, route, error, ...base, clientAddr };
     }
   }
 
-  return async function handle(req: Request): Promise<Response> {
+  return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
     const method = req.method;
-    const outcome = await serve(req, method);
+    const outcome = await serve(req, method, conn);
     const { response, error } = outcome;
     log({
       time: new Date(started).toISOString(),
@@ -224,6 +253,7 @@ export function createRouter(
       decision: outcome.decision,
       client: outcome.client ?? "http",
       clientReason: outcome.clientReason ?? "n/a",
+      ...(outcome.clientAddr ? { remote: outcome.clientAddr } : {}),
       ms: deps.now() - started,
       ...(error ? { error } : {}),
     });
@@ -278,9 +308,6 @@ function routeIndex(routes: readonly ServedRoute[]) {
  * Deno.serve(handler);
  * ```
  */
-export function createHandler(
-  config: Config,
-  deps: HandlerDeps,
-): (req: Request) => Promise<Response> {
+export function createHandler(config: Config, deps: HandlerDeps): Handler {
   return createRouter([{ prefix: "/", segments: [], config, credentials: deps.credentials }], deps);
 }

@@ -98,7 +98,7 @@ async function main(runtime: Runtime): Promise<void> {
   const listener = runtime.serve({
     port,
     hostname,
-    handler: (req) => handler(req),
+    handler: (req, conn) => handler(req, conn),
     onListen: (host, port) =>
       log({
         level: "info",

@@ -31,6 +31,8 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "LISTING",
   "S3_LIST_BUCKETS",
   "UPSTREAM_TIMEOUT",
+  "ALLOW_CIDRS",
+  "TRUSTED_PROXIES",
 ];
 
 /** A route's own credentials, in one of the chain's forms; their values are secrets. */

@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { ConnInfo } from "./handler.ts";
+
 /** A listening server. */
 export interface Server {
   readonly hostname: string;
@@ -45,7 +47,7 @@ export interface Runtime {
 export interface ServeOptions {
   readonly port: number;
   readonly hostname: string;
-  readonly handler: (req: Request) => Promise<Response>;
+  readonly handler: (req: Request, conn: ConnInfo) => Promise<Response>;
   /** Told the bound address once listening (port 0 picks a free one). */
   readonly onListen: (hostname: string, port: number) => void;
 }
@@ -55,9 +57,16 @@ declare const Bun: {
   serve(options: {
     port: number;
     hostname: string;
-    fetch: (req: Request) => Promise<Response>;
-  }): { port: number; hostname: string; stop(force?: boolean): Promise<void> };
+    fetch: (req: Request, server: BunServer) => Promise<Response>;
+  }): BunServer;
 } | undefined;
+
+interface BunServer {
+  port: number;
+  hostname: string;
+  stop(force?: boolean): Promise<void>;
+  requestIP(req: Request): { address: string } | null;
+}
 
 interface NodeLikeProcess {
   env: Record<string, string | undefined>;
@@ -101,11 +110,15 @@ function denoRuntime(): Runtime {
       Deno.exitCode = code;
     },
     serve(options) {
-      const server = Deno.serve({
-        port: options.port,
-        hostname: options.hostname,
-        onListen: ({ hostname, port }) => options.onListen(hostname, port),
-      }, options.handler);
+      const server = Deno.serve(
+        {
+          port: options.port,
+          hostname: options.hostname,
+          onListen: ({ hostname, port }) => options.onListen(hostname, port),
+        },
+        (req, info) =>
+          options.handler(req, { remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname }),
+      );
       const addr = server.addr as Deno.NetAddr;
       return {
         get hostname() {
@@ -143,7 +156,8 @@ function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtim
       const server = bun.serve({
         port: options.port,
         hostname: options.hostname,
-        fetch: options.handler,
+        fetch: (req, server) =>
+          options.handler(req, { remoteAddr: server.requestIP(req)?.address }),
       });
       options.onListen(server.hostname, server.port);
       return {

@@ -337,8 +337,12 @@ function setup(docs: Record<string, unknown>[], env: Record<string, string> = {}
     return Promise.resolve(new Response("x", { status: 200, headers: { "content-length": "1" } }));
   }) as typeof globalThis.fetch;
   const handler = createRouter(routes, { fetch, now: () => NOW, log: (e) => logs.push(e) });
-  const get = (path: string, headers: Record<string, string> = CURL, method = "GET") =>
-    handler(new Request("http://proxy.test" + path, { method, headers }));
+  const get = (
+    path: string,
+    headers: Record<string, string> = CURL,
+    method = "GET",
+    remoteAddr = "127.0.0.1",
+  ) => handler(new Request("http://proxy.test" + path, { method, headers }), { remoteAddr });
   return { calls, logs, get };
 }
 
@@ -490,5 +494,39 @@ describe("the router", () => {
     await s.get("/one/%ZZ");
     assert.deepEqual(s.logs.map((l) => l.route), ["/one/", "/two/", null, "/one/"]);
     assert.deepEqual(s.logs.map((l) => l.status), [307, 307, 404, 400]);
+  });
+
+  test("ALLOW_CIDRS: other addresses get 403 before anything else; X-Forwarded-For from TRUSTED_PROXIES only", async () => {
+    const s = setup([
+      { prefix: "/lan/", S3_BUCKET: "lan-bucket", ALLOW_CIDRS: "192.168.0.0/16, fd00::/8" },
+      {
+        prefix: "/lb/",
+        S3_BUCKET: "lb-bucket",
+        ALLOW_CIDRS: "203.0.113.0/24",
+        TRUSTED_PROXIES: "10.0.0.0/8",
+      },
+      { prefix: "/open/", S3_BUCKET: "open-bucket" },
+    ]);
+    const status = async (path: string, addr: string, xff?: string) => {
+      const headers: Record<string, string> = {
+        ...CURL,
+        ...(xff ? { "x-forwarded-for": xff } : {}),
+      };
+      const res = await s.get(path, headers, "GET", addr);
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await status("/lan/a.txt", "192.168.4.4"), 307);
+    assert.equal(await status("/lan/a.txt", "fd00::4"), 307);
+    assert.equal(await status("/lan/a.txt", "10.1.1.1"), 403);
+    assert.equal(await status("/lan/dir/", "10.1.1.1"), 403, "folders too");
+    assert.equal(await status("/lan/a.txt", "10.1.1.1", "192.168.4.4"), 403, "XFF not trusted");
+    assert.equal(await status("/lb/a.txt", "10.0.0.2", "203.0.113.5"), 307);
+    assert.equal(await status("/lb/a.txt", "10.0.0.2", "203.0.113.5, 198.51.100.1"), 403);
+    assert.equal(await status("/lb/a.txt", "198.51.100.1", "203.0.113.5"), 403, "not via a proxy");
+    assert.equal(await status("/open/a.txt", "198.51.100.1"), 307);
+    const denied = s.logs.filter((l) => l.status === 403);
+    assert.ok(denied.every((l) => typeof l.remote === "string"), "the log names the address");
+    assert.equal(s.calls.length, 0, "a refused folder asks S3 nothing (and 307s need no call)");
   });
 });

@@ -33,6 +33,8 @@ export interface Backend {
 /** One client request on its way: what was asked, by whom, of which backend. */
 export interface Exchange {
   readonly req: Request;
+  /** The client's address (the socket's, or from a trusted proxy's `X-Forwarded-For`). */
+  readonly clientAddr?: string;
   readonly method: string;
   readonly client: ClientKind;
   readonly backend: Backend;
