@@ -24,6 +24,9 @@ import {
   type Route,
 } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
+import { applyCors, type CorsPolicy, hasAccessControl, preflight } from "./cors.ts";
+import type { Metrics } from "./ops/metrics.ts";
+import { requestId } from "./ops/request_id.ts";
 import { clientAddress, inCidrs, parseIp } from "./net.ts";
 import type { Backend, Exchange, LogEntry } from "./proxy/context.ts";
 import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
@@ -43,6 +46,8 @@ export interface RouterDeps {
   /** Current time in milliseconds since the epoch. */
   readonly now: () => number;
   readonly log?: (entry: LogEntry) => void;
+  /** Counters and histograms of requests and upstream requests (the admin port's `/metrics`). */
+  readonly metrics?: Metrics;
 }
 
 /** What the one-route handler needs from the world. */
@@ -173,8 +178,11 @@ export function createRouter(
       fetch: deps.fetch,
       now: deps.now,
       log,
+      metrics: deps.metrics,
     },
   }));
+  const corsByRoute = new Map<string, CorsPolicy>();
+  for (const r of routes) if (r.config.cors) corsByRoute.set(r.prefix, r.config.cors);
   const index = routes.some((r) => r.segments.length === 0) ? undefined : routeIndex(routes);
 
   async function serve(req: Request, method: string, conn?: ConnInfo): Promise<Outcome> {
@@ -211,6 +219,11 @@ export function createRouter(
         return { ...refused(denied, client, method, route), ...base, clientAddr };
       }
     }
+    const { cors } = backend.config;
+    const pre = cors && method === "OPTIONS"
+      ? preflight(req.headers, cors, hasAccessControl(backend.config))
+      : undefined;
+    if (pre) return { response: pre, decision: "preflight", route, ...base, clientAddr };
     if (match.bare && client !== "api" && !checkMethod(method)) {
       const location = target.path + "/" + queryOf(req.url);
       const response = new Response(null, {
@@ -237,15 +250,23 @@ export function createRouter(
     }
   }
 
+  const { metrics } = deps;
   return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
+    const t0 = metrics ? performance.now() : 0;
     const method = req.method;
+    const id = requestId(req.headers.get("x-request-id"));
     const outcome = await serve(req, method, conn);
-    const { response, error } = outcome;
+    const { error } = outcome;
+    let response = mutable(outcome.response);
+    const cors = outcome.route === null ? undefined : corsByRoute.get(outcome.route);
+    if (cors) applyCors(response.headers, req.headers.get("origin"), cors);
+    response.headers.set("x-request-id", id);
     log({
       time: new Date(started).toISOString(),
       level: response.status >= 500 ? "error" : "info",
       event: "request",
+      requestId: id,
       method,
       path: loggablePath(req.url),
       route: outcome.route,
@@ -257,8 +278,51 @@ export function createRouter(
       ms: deps.now() - started,
       ...(error ? { error } : {}),
     });
+    if (metrics) {
+      metrics.request(
+        outcome.route,
+        outcome.decision,
+        response.status,
+        (performance.now() - t0) / 1000,
+      );
+      response = countBytes(response, outcome.route, metrics);
+    }
     return response;
   };
+}
+
+/** The response itself when its headers can be changed, else a copy whose headers can. */
+function mutable(response: Response): Response {
+  try {
+    response.headers.set("x-request-id", "");
+    return response;
+  } catch {
+    return new Response(response.body, response);
+  }
+}
+
+/**
+ * Adds the body's size to the route's byte counter: its Content-Length when it has one (no
+ * cost per chunk), else the bytes as they are read.
+ */
+function countBytes(response: Response, route: string | null, metrics: Metrics): Response {
+  if (response.body === null) return response;
+  const length = response.headers.get("content-length");
+  if (length !== null) {
+    metrics.responseBytes(route, Number(length) || 0);
+    return response;
+  }
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      metrics.responseBytes(route, value.byteLength);
+      controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  return new Response(body, response);
 }
 
 /** `?query` of a URL, or `""`. */

@@ -14,15 +14,23 @@ import { reloadOnSignal, runtimeCredentialIo } from "./credentials/io.ts";
 import type { CredentialProvider } from "./credentials/provider.ts";
 import { type Loaded, loadRoutes, type SetupIo } from "./setup.ts";
 import { currentRuntime, type Runtime } from "./runtime.ts";
+import { createAdminHandler } from "./admin.ts";
+import { createMetrics } from "./ops/metrics.ts";
+import { logFilter, parseOpsSettings } from "./ops/settings.ts";
+import { VERSION } from "./version.ts";
 
 /** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
 /** How often the routes file is checked for a change of its contents. */
 const ROUTES_POLL_MS = 2_000;
 
-/** One JSON line on stdout, written at once (console.log costs more than a redirect). */
-function logger(runtime: Runtime): (entry: LogEntry) => void {
+/**
+ * One JSON line on stdout, written at once (console.log costs more than a redirect), for the
+ * entries that `keep` lets through (LOG_LEVEL, ACCESS_LOG).
+ */
+function logger(runtime: Runtime, keep: (entry: LogEntry) => boolean): (entry: LogEntry) => void {
   return (entry) => {
+    if (!keep(entry)) return;
     const line = JSON.stringify(
       "time" in entry ? entry : { time: new Date().toISOString(), ...entry },
     );
@@ -39,25 +47,34 @@ function logProviders(loaded: Loaded, log: (entry: LogEntry) => void): void {
 }
 
 async function main(runtime: Runtime): Promise<void> {
-  const log = logger(runtime);
+  if (runtime.args().includes("--version")) {
+    runtime.write("stdout", `s3-signing-proxy ${VERSION} (${runtime.name} ${runtime.version})\n`);
+    runtime.exit(0);
+  }
   const env = runtime.env();
+  const opsResult = parseOpsSettings(env);
+  const ops = opsResult.ok ? opsResult.settings : { logLevel: "info" as const, accessLog: true };
+  const log = logger(runtime, logFilter(ops));
   const io: SetupIo = {
     credentials: runtimeCredentialIo({ env, log }),
     fileMode: (path) => runtime.fileMode(path),
   };
   const first = await loadRoutes(env, io);
-  if (!first.ok) {
+  if (!first.ok || !opsResult.ok) {
+    const errors = [...(opsResult.ok ? [] : opsResult.errors), ...(first.ok ? [] : first.errors)];
     runtime.write(
       "stderr",
-      "s3 signing proxy: bad configuration:\n" + first.errors.map((e) => `  - ${e}\n`).join(""),
+      "s3 signing proxy: bad configuration:\n" + errors.map((e) => `  - ${e}\n`).join(""),
     );
     runtime.exit(2);
   }
+  const settings = opsResult.settings;
   // Say at once (the provider logs it loudly) when the credentials cannot sign today, such as
   // a signing key scoped to another day; requests that need a signature then get a 503.
   await Promise.all([...first.providers.values()].map((p) => p.get().catch(() => {})));
   logProviders(first, log);
-  const deps = { fetch, now: Date.now, log };
+  const metrics = createMetrics();
+  const deps = { fetch, now: Date.now, log, metrics };
   let loaded: Loaded = first;
   let handler = createRouter(loaded.routes, deps);
   const routesFile = setting(env, "ROUTES_FILE");
@@ -109,8 +126,27 @@ async function main(runtime: Runtime): Promise<void> {
         routes: loaded.routes.map((r) => r.prefix),
       }),
   });
-  /** Stops taking requests, lets in-flight ones finish (for at most SHUTDOWN_GRACE_MS), exits. */
+  let draining = false;
+  if (settings.adminPort !== undefined) {
+    runtime.serve({
+      port: settings.adminPort,
+      hostname: settings.adminHost,
+      handler: createAdminHandler({
+        metrics,
+        routes: () => loaded.routes,
+        draining: () => draining,
+        build: { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version },
+        process: () => ({ ...runtime.stats(), startTimeSeconds: performance.timeOrigin / 1000 }),
+      }),
+      onListen: (host, port) => log({ level: "info", event: "admin_listening", host, port }),
+    });
+  }
+  /**
+   * Stops taking requests, lets in-flight ones finish (for at most SHUTDOWN_GRACE_MS), exits.
+   * Readiness answers 503 from now on; the admin listener stays up until the exit.
+   */
   const shutdown = (signal: string) => {
+    draining = true;
     log({ level: "info", event: "shutdown", signal });
     clearInterval(poll);
     for (const provider of loaded.providers.values()) provider.close?.();

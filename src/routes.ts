@@ -33,6 +33,10 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",
   "TRUSTED_PROXIES",
+  "CORS_ALLOW_ORIGINS",
+  "CORS_MAX_AGE",
+  "CORS_ALLOW_CREDENTIALS",
+  "CORS_EXPOSE_HEADERS",
 ];
 
 /** A route's own credentials, in one of the chain's forms; their values are secrets. */
@@ -56,6 +60,10 @@ const SERVER_SETTINGS: readonly string[] = [
   "PORT",
   "HOST",
   "ROUTES_FILE",
+  "ADMIN_PORT",
+  "ADMIN_HOST",
+  "LOG_LEVEL",
+  "ACCESS_LOG",
   "AWS_SHARED_CREDENTIALS_FILE",
   "AWS_CONFIG_FILE",
   "AWS_ROLE_SESSION_NAME",

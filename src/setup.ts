@@ -30,7 +30,7 @@ export interface SetupIo {
 
 /** Routes ready to serve, and the providers behind them (by credential key). */
 export interface Loaded {
-  readonly routes: readonly ServedRoute[];
+  readonly routes: readonly (ServedRoute & { readonly credentials: CredentialProvider })[];
   readonly providers: ReadonlyMap<string, CredentialProvider>;
   /** The routes file's text as read (to notice a change), or undefined without one. */
   readonly fileText?: string;

@@ -7,6 +7,7 @@
 
 import type { Config } from "../config.ts";
 import type { CredentialProvider } from "../credentials/provider.ts";
+import type { UpstreamMetrics } from "../ops/metrics.ts";
 import type { ClientKind } from "../route.ts";
 import type { SigningKeyCache } from "../s3/sigv4.ts";
 
@@ -28,6 +29,8 @@ export interface Backend {
   /** Current time in milliseconds since the epoch. */
   readonly now: () => number;
   readonly log: (entry: LogEntry) => void;
+  /** Told of every upstream request (outcome, time to headers), when metrics are on. */
+  readonly metrics?: UpstreamMetrics;
 }
 
 /** One client request on its way: what was asked, by whom, of which backend. */
