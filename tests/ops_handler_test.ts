@@ -447,3 +447,21 @@ describe("metrics text", () => {
     assert.ok(!text.includes("process_heap_bytes"), "absent values are not exposed");
   });
 });
+
+describe("behind a TLS terminator", () => {
+  test("the proxy builds no absolute URL of its own: Locations and hrefs are paths", async () => {
+    const { handle } = rig({ TRUSTED_PROXIES: "127.0.0.1/32" });
+    const forwarded = { "x-forwarded-proto": "https", "x-forwarded-host": "files.example.com" };
+    const slash = await handle("/bk/dir", { headers: { ...CHROME, ...forwarded } });
+    assert.equal(slash.status, 302);
+    assert.equal(slash.headers.get("location"), "/bk/dir/");
+    const json = await handle("/bk/dir/", {
+      headers: { ...CURL, ...forwarded, accept: "application/json" },
+    });
+    const listing = JSON.parse(await json.text());
+    const hrefs = [listing.parent, ...listing.files.map((f: { href: string }) => f.href)];
+    for (const href of hrefs) assert.match(href, /^\/bk\//, href);
+    const redirect = await handle("/bk/photo.jpg", { headers: { ...CURL, ...forwarded } });
+    assert.match(redirect.headers.get("location")!, /^https:\/\/s3\.test\/bk\/photo\.jpg\?/);
+  });
+});
