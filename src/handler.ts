@@ -253,7 +253,6 @@ export function createRouter(
   const { metrics } = deps;
   return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
-    const t0 = metrics ? performance.now() : 0;
     const method = req.method;
     const id = requestId(req.headers.get("x-request-id"));
     const outcome = await serve(req, method, conn);
@@ -262,6 +261,7 @@ export function createRouter(
     const cors = outcome.route === null ? undefined : corsByRoute.get(outcome.route);
     if (cors) applyCors(response.headers, req.headers.get("origin"), cors);
     response.headers.set("x-request-id", id);
+    const ms = deps.now() - started;
     log({
       time: new Date(started).toISOString(),
       level: response.status >= 500 ? "error" : "info",
@@ -275,16 +275,12 @@ export function createRouter(
       client: outcome.client ?? "http",
       clientReason: outcome.clientReason ?? "n/a",
       ...(outcome.clientAddr ? { remote: outcome.clientAddr } : {}),
-      ms: deps.now() - started,
+      ms,
       ...(error ? { error } : {}),
     });
     if (metrics) {
-      metrics.request(
-        outcome.route,
-        outcome.decision,
-        response.status,
-        (performance.now() - t0) / 1000,
-      );
+      // The log's clock (milliseconds): a second, finer clock costs a redirect about 2%.
+      metrics.request(outcome.route, outcome.decision, response.status, ms / 1000);
       response = countBytes(response, outcome.route, metrics);
     }
     return response;

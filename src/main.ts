@@ -73,7 +73,8 @@ async function main(runtime: Runtime): Promise<void> {
   // a signing key scoped to another day; requests that need a signature then get a 503.
   await Promise.all([...first.providers.values()].map((p) => p.get().catch(() => {})));
   logProviders(first, log);
-  const metrics = createMetrics();
+  // Recorded only when there is an admin port to read them from.
+  const metrics = settings.adminPort === undefined ? undefined : createMetrics();
   const deps = { fetch, now: Date.now, log, metrics };
   let loaded: Loaded = first;
   let handler = createRouter(loaded.routes, deps);
@@ -127,7 +128,7 @@ async function main(runtime: Runtime): Promise<void> {
       }),
   });
   let draining = false;
-  if (settings.adminPort !== undefined) {
+  if (metrics && settings.adminPort !== undefined) {
     runtime.serve({
       port: settings.adminPort,
       hostname: settings.adminHost,

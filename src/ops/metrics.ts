@@ -142,10 +142,14 @@ class CounterFamily {
     readonly labelNames: readonly string[],
   ) {}
   add(values: readonly string[], by = 1): void {
+    this.get(values).value += by;
+  }
+  /** The series of these label values (made at 0 when new). */
+  get(values: readonly string[]): { values: readonly string[]; value: number } {
     const key = values.join(SEP);
-    const s = this.series.get(key);
-    if (s) s.value += by;
-    else this.series.set(key, { values, value: by });
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, s = { values, value: 0 });
+    return s;
   }
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
@@ -153,6 +157,14 @@ class CounterFamily {
       out.push(`${this.name}{${labels(this.labelNames, s.values)}} ${num(s.value)}`);
     }
   }
+}
+
+function observe(h: Histogram, seconds: number): void {
+  let i = 0;
+  while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]) i++;
+  h.counts[i]++;
+  h.sum += seconds;
+  h.count++;
 }
 
 class HistogramFamily {
@@ -163,17 +175,17 @@ class HistogramFamily {
     readonly labelNames: readonly string[],
   ) {}
   observe(values: readonly string[], seconds: number): void {
+    observe(this.get(values), seconds);
+  }
+  /** The series of these label values (made empty when new). */
+  get(values: readonly string[]): Histogram {
     const key = values.join(SEP);
     let h = this.series.get(key);
     if (!h) {
       h = { values, counts: new Array(DURATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
       this.series.set(key, h);
     }
-    let i = 0;
-    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]) i++;
-    h.counts[i]++;
-    h.sum += seconds;
-    h.count++;
+    return h;
   }
   render(out: string[]): void {
     const n = this.name;
@@ -249,12 +261,25 @@ export function createMetrics(): Metrics {
     "Requests refused by a route's access control, by route prefix and method.",
     ["route", "method"],
   );
+  // The hot path: one lookup by the raw values (bounded as they are: prefixes, the code's
+  // decision names, integer statuses) to the counter and the histogram they feed.
+  const hot = new Map<string, { counter: { value: number }; histogram: Histogram }>();
   return {
     request(route, decision, status, seconds) {
-      const r = routeLabel(route);
-      const d = decisionLabel(decision);
-      requests.add([r, d, statusLabel(status)]);
-      durations.observe([r, d], seconds);
+      const key = (route ?? "") + SEP + decision + SEP + status;
+      let entry = hot.get(key);
+      if (!entry) {
+        const r = routeLabel(route);
+        const d = decisionLabel(decision);
+        entry = {
+          counter: requests.get([r, d, statusLabel(status)]),
+          histogram: durations.get([r, d]),
+        };
+        // Only label-shaped values are remembered: anything else is looked up every time.
+        if (d === decision && Number.isInteger(status)) hot.set(key, entry);
+      }
+      entry.counter.value++;
+      observe(entry.histogram, seconds);
     },
     responseBytes(route, n) {
       if (n > 0) bytes.add([routeLabel(route)], n);
