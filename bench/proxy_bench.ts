@@ -13,6 +13,10 @@
  * - **bare**: the bare server's static 307, the ceiling of the runtime's HTTP stack here;
  * - **redirect**: `GET` of a non-index key by a plain HTTP client (no `Accept`, as wrk and curl):
  *   route + presign + access log, no upstream;
+ * - **metrics**: the same against a second proxy started with `ADMIN_PORT=0`, so metrics are
+ *   recorded (they are only with an admin port), measured in turns with a proxy without
+ *   (`--metrics-rounds N`, default 3, the best of each kept); the run prints the cost of metrics,
+ *   1 - on/off (`--max-metrics-cost F` fails the run above it; default 0, no bar);
  * - **browser**: the same `GET` with a browser's headers (`Accept: text/html`, a Chrome
  *   user agent, ...): the proxy first sends S3 a `HEAD` of the key (a missing key might be a folder
  *   to redirect to with a slash), then presigns;
@@ -29,7 +33,7 @@
  *
  * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
  * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,browser,proxied,listing`, `--generator auto|wrk|fetch`, `--budget S` (default
+ * `--cases bare,redirect,metrics,browser,proxied,listing`, `--generator auto|wrk|fetch`, `--budget S` (default
  * 90), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar).
  *
  * @module
@@ -102,7 +106,7 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
   return values as T[];
 }
 
-const CASES = ["bare", "redirect", "browser", "proxied", "listing"] as const;
+const CASES = ["bare", "redirect", "metrics", "browser", "proxied", "listing"] as const;
 type Case = typeof CASES[number];
 
 // ---------------------------------------------------------------------------------------------
@@ -400,6 +404,7 @@ async function check(
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
     case "redirect":
+    case "metrics":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
@@ -455,6 +460,8 @@ async function main(): Promise<void> {
   const threads = Math.floor(numberOption("--threads", 1, 1));
   const budget = numberOption("--budget", 90, 5);
   const minRatio = numberOption("--min-ratio", 0, 0);
+  const maxMetricsCost = numberOption("--max-metrics-cost", 0, 0);
+  const metricsRounds = Math.floor(numberOption("--metrics-rounds", 3, 1));
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
   const generatorOption = option("--generator", "auto");
@@ -500,7 +507,7 @@ async function main(): Promise<void> {
   const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
   let failed = false;
 
-  const measure = async (runtime: Runtime, kind: Case, url: string) => {
+  const measure = async (runtime: Runtime, kind: Case, url: string, note = "") => {
     const headers = kind === "browser" ? BROWSER_HEADERS : {};
     const expect = await check(kind, url, headers, upstreamHost);
     const run = (s: number) =>
@@ -514,7 +521,9 @@ async function main(): Promise<void> {
     console.log(
       `${runtime.padEnd(5)} ${kind.padEnd(9)} ${
         Math.round(result.rps).toLocaleString("en-US").padStart(8)
-      } req/s  p50 ${fmtMs(result.p50).padStart(8)}  p99 ${fmtMs(result.p99).padStart(8)}${bad}`,
+      } req/s  p50 ${fmtMs(result.p50).padStart(8)}  p99 ${fmtMs(result.p99).padStart(8)}${bad}${
+        note ? `  (${note})` : ""
+      }`,
     );
     if (result.bad > 0) failed = true;
   };
@@ -525,37 +534,57 @@ async function main(): Promise<void> {
         await using bare = await startBare(runtime);
         await measure(runtime, "bare", bare.url);
       }
-      const proxied = cases.filter((c) => c !== "bare");
-      if (proxied.length === 0) continue;
-      const proxy = await startProxy({
-        runtime,
-        env: {
-          AWS_ENDPOINT_HOST: upstreamHost,
-          AWS_ENDPOINT_SCHEME: "http",
-          AWS_REGION: "us-east-1",
-          AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-          AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        },
-      });
-      proxies.add(proxy);
+      const proxied = cases.filter((c) => c !== "bare" && c !== "metrics");
+      const env = {
+        AWS_ENDPOINT_HOST: upstreamHost,
+        AWS_ENDPOINT_SCHEME: "http",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      };
+      const paths: Record<Exclude<Case, "bare">, string> = {
+        redirect: `/${BUCKET}/${PHOTO}`,
+        metrics: `/${BUCKET}/${PHOTO}`,
+        browser: `/${BUCKET}/${PHOTO}`,
+        proxied: `/${BUCKET}/site/index.html`,
+        listing: `/${BUCKET}/docs/`,
+      };
+      const started: ProxyHandle[] = [];
+      const start = async (proxyEnv: Record<string, string>) => {
+        const proxy = await startProxy({ runtime, env: proxyEnv });
+        proxies.add(proxy);
+        started.push(proxy);
+        return proxy;
+      };
       try {
-        const paths: Record<Exclude<Case, "bare">, string> = {
-          redirect: `/${BUCKET}/${PHOTO}`,
-          browser: `/${BUCKET}/${PHOTO}`,
-          proxied: `/${BUCKET}/site/index.html`,
-          listing: `/${BUCKET}/docs/`,
-        };
-        for (const kind of proxied) {
-          await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
+        if (proxied.length > 0) {
+          const proxy = await start(env);
+          for (const kind of proxied) {
+            await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
+          }
         }
-        const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
-        if (errors > 0) {
-          console.log(`${runtime}: the proxy logged ${errors} errors`);
-          failed = true;
+        if (cases.includes("metrics")) {
+          // Metrics off and on, in two proxies side by side, measured in turns; the best of each
+          // is kept (other load on the machine only ever lowers a figure).
+          const off = await start(env);
+          const on = await start({ ...env, ADMIN_PORT: "0" });
+          for (let round = 0; round < metricsRounds; round++) {
+            await measure(runtime, "redirect", off.url + paths.redirect, "metrics off");
+            await measure(runtime, "metrics", on.url + paths.metrics, "metrics on");
+          }
+        }
+        for (const proxy of started) {
+          const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
+          if (errors > 0) {
+            console.log(`${runtime}: the proxy logged ${errors} errors`);
+            failed = true;
+          }
         }
       } finally {
-        await proxy.stop();
-        proxies.delete(proxy);
+        for (const proxy of started) {
+          await proxy.stop();
+          proxies.delete(proxy);
+        }
       }
     }
   } finally {
@@ -565,8 +594,27 @@ async function main(): Promise<void> {
   }
 
   for (const runtime of runtimes) {
-    const rps = (kind: Case) =>
-      rows.find((r) => r.runtime === runtime && r.kind === kind)?.result.rps;
+    /** The best figure of a case (the metrics pair runs several times). */
+    const rps = (kind: Case) => {
+      const all = rows.filter((r) => r.runtime === runtime && r.kind === kind);
+      return all.length === 0 ? undefined : Math.max(...all.map((r) => r.result.rps));
+    };
+    const off = rps("redirect");
+    const on = rps("metrics");
+    if (off !== undefined && on !== undefined) {
+      const cost = 1 - on / off;
+      console.log(
+        `${runtime}: metrics on/off ${(100 * on / off).toFixed(1)}% (cost ${
+          (100 * cost).toFixed(1)
+        }%)`,
+      );
+      if (maxMetricsCost > 0 && cost > maxMetricsCost) {
+        console.error(
+          `FAIL: ${runtime} metrics cost ${cost.toFixed(3)} is above ${maxMetricsCost}`,
+        );
+        failed = true;
+      }
+    }
     const bare = rps("bare");
     if (bare === undefined) continue;
     const ratios = cases.filter((c) => c !== "bare" && rps(c) !== undefined).map((c) =>
