@@ -294,6 +294,7 @@ describe("helm chart", () => {
       ["admin", 9090],
     ]);
     assert.equal(env.ADMIN_PORT, "9090");
+    assert.equal(env.ADMIN_HOST, "0.0.0.0", "the kubelet probes the pod's address, not loopback");
     assert.deepEqual(proxy.readinessProbe.httpGet, { path: "/readyz", port: "admin" });
     assert.deepEqual(proxy.livenessProbe.httpGet, { path: "/healthz", port: "admin" });
     assert.equal(proxy.readinessProbe.tcpSocket, undefined);
