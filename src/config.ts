@@ -6,6 +6,7 @@
  */
 
 import { type Env, regionOf, setting } from "./env.ts";
+import { type AuthConfig, parseAuthConfig } from "./auth/config.ts";
 import { type Cidr, parseCidrList } from "./net.ts";
 import { isBucketName, isDnsBucketName } from "./s3/key.ts";
 import { MAX_PRESIGN_EXPIRES } from "./s3/sigv4.ts";
@@ -42,6 +43,8 @@ export interface Config {
   readonly allowCidrs?: readonly Cidr[];
   /** Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); empty: none. */
   readonly trustedProxies: readonly Cidr[];
+  /** Who may use the route (`AUTH` and its methods' settings). */
+  readonly auth: AuthConfig;
 }
 
 /** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
@@ -195,6 +198,7 @@ export function parseConfig(env: Env): ConfigResult {
   const listing = flag(env, "LISTING", true, errors);
   const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
   const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
+  const auth = parseAuthConfig(env, errors);
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -215,6 +219,7 @@ export function parseConfig(env: Env): ConfigResult {
       listing,
       allowCidrs,
       trustedProxies,
+      auth,
     },
   };
 }

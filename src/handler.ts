@@ -22,9 +22,11 @@ import {
   decideRoute,
   parseTarget,
   type Route,
+  type Target,
 } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
 import { clientAddress, inCidrs, parseIp } from "./net.ts";
+import { type Admitted, authenticate, type Authenticator, mayRead } from "./auth/method.ts";
 import type { Backend, Exchange, LogEntry } from "./proxy/context.ts";
 import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { serveFolder, slashRedirect } from "./proxy/folder.ts";
@@ -68,6 +70,8 @@ export interface ServedRoute {
   readonly segments: readonly string[];
   readonly config: Config;
   readonly credentials: Pick<CredentialProvider, "get">;
+  /** Any one of these admits a request; none (or empty): the route is open. */
+  readonly auth?: readonly Authenticator[];
 }
 
 const SECRET_QUERY = /^(x-amz-security-token|x-amz-signature|x-amz-credential|signature)$/i;
@@ -124,24 +128,54 @@ async function dispatch(ex: Exchange, route: Served): Promise<Response> {
   }
 }
 
-/** What one request came to, for its answer and its log line. */
+/** What one request came to: its answer, and the facts of its log line. */
 interface Outcome {
   readonly response: Response;
   readonly decision: string;
-  readonly route: string | null;
-  readonly client?: ClientKind;
-  readonly clientReason?: string;
-  readonly clientAddr?: string;
   readonly error?: string;
 }
 
-function refused(
-  error: ErrorParts,
-  client: ClientKind,
-  method: string,
-  route: string | null,
-): Outcome {
-  return { response: errorResponse(error, client, method), decision: "reject", route };
+/** What is learnt of a request on its way, for the access log. */
+interface Facts {
+  route: string | null;
+  client: ClientKind;
+  clientReason: string;
+  clientAddr?: string;
+  principal?: string;
+  auth?: string;
+  authFailure?: string;
+}
+
+function refused(error: ErrorParts, facts: Facts, method: string): Outcome {
+  return { response: errorResponse(error, facts.client, method), decision: "reject" };
+}
+
+/** Marks an answer to an authenticated request as for that client only: no shared cache. */
+function privately(response: Response): Response {
+  const cc = response.headers.get("cache-control");
+  if (cc === null || !/\b(private|no-store)\b/i.test(cc)) {
+    const rest = (cc ?? "").split(",").map((d) => d.trim())
+      .filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
+    response.headers.set("cache-control", ["private", ...rest].join(", "));
+  }
+  return response;
+}
+
+/** What a decided request reads, for a principal limited to some prefixes. */
+function readTarget(decided: Served, method: string) {
+  switch (decided.kind) {
+    case "list-buckets":
+      return {};
+    case "object":
+      return { bucket: decided.bucket, key: decided.key };
+    case "folder":
+      return { bucket: decided.bucket, listPrefix: decided.prefix };
+    case "bucket": {
+      const listing = method === "GET" && !decided.query.some(([n]) => n === "location");
+      const prefix = decided.query.find(([n]) => n === "prefix")?.[1] ?? "";
+      return { bucket: decided.bucket, ...(listing ? { listPrefix: prefix } : {}) };
+    }
+  }
 }
 
 /**
@@ -162,69 +196,100 @@ export function createRouter(
   deps: RouterDeps,
 ): Handler {
   const log = deps.log ?? (() => {});
-  const mounts: Mount<Backend>[] = routes.map((r) => ({
+  const mounts: Mount<{ backend: Backend; auth: readonly Authenticator[] }>[] = routes.map((
+    r,
+  ) => ({
     segments: r.segments,
     value: {
-      prefix: r.prefix,
-      mountPath: "/" + r.segments.map((s) => encodeKeyPath(s) + "/").join(""),
-      config: r.config,
-      credentials: r.credentials,
-      cache: createSigningKeyCache(16),
-      fetch: deps.fetch,
-      now: deps.now,
-      log,
+      auth: r.auth ?? [],
+      backend: {
+        prefix: r.prefix,
+        mountPath: "/" + r.segments.map((s) => encodeKeyPath(s) + "/").join(""),
+        config: r.config,
+        credentials: r.credentials,
+        cache: createSigningKeyCache(16),
+        fetch: deps.fetch,
+        now: deps.now,
+        log,
+      },
     },
   }));
   const index = routes.some((r) => r.segments.length === 0) ? undefined : routeIndex(routes);
 
-  async function serve(req: Request, method: string, conn?: ConnInfo): Promise<Outcome> {
+  /** Up to the route: the target parsed, the client classified, the route matched. */
+  async function serve(req: Request, method: string, facts: Facts, conn?: ConnInfo) {
     const target = parseTarget(req.url, req.headers);
-    if ("kind" in target) return refused(target, "http", method, null);
-    const [client, clientReason] = classifyClient(req.headers, target.query);
-    const base = { client, clientReason };
+    if ("kind" in target) return refused(target, facts, method);
+    [facts.client, facts.clientReason] = classifyClient(req.headers, target.query);
     const match = matchMount(mounts, target.path);
     if (!match) {
       const bad = checkMethod(method);
-      if (bad) return { ...refused(bad, client, method, null), ...base };
-      if (index && target.path === "/" && client !== "api") {
-        return { response: index(req, method), decision: "routes", route: null, ...base };
+      if (bad) return refused(bad, facts, method);
+      if (index && target.path === "/" && facts.client !== "api") {
+        return { response: index(req, method), decision: "routes" };
       }
       const none = { status: 404, code: "NoSuchRoute", message: "no route serves this path" };
-      return { ...refused(none, client, method, null), ...base };
+      return refused(none, facts, method);
     }
-    const backend = match.mount.value;
-    const route = backend.prefix;
+    const { backend, auth } = match.mount.value;
+    facts.route = backend.prefix;
     const { allowCidrs, trustedProxies } = backend.config;
-    const clientAddr = clientAddress(
+    facts.clientAddr = clientAddress(
       conn?.remoteAddr,
       req.headers.get("x-forwarded-for"),
       trustedProxies,
     );
     if (allowCidrs) {
-      const bytes = clientAddr === undefined ? undefined : parseIp(clientAddr);
+      const bytes = facts.clientAddr === undefined ? undefined : parseIp(facts.clientAddr);
       if (!bytes || !inCidrs(bytes, allowCidrs)) {
-        const denied = {
-          status: 403,
-          code: "AccessDenied",
-          message: "this address may not use this route (ALLOW_CIDRS)",
-        };
-        return { ...refused(denied, client, method, route), ...base, clientAddr };
+        const message = "this address may not use this route (ALLOW_CIDRS)";
+        return refused({ status: 403, code: "AccessDenied", message }, facts, method);
       }
     }
+    // Before anything goes upstream (folder checks, slash redirects, HEAD probes included).
+    const input = { req, method, url: req.url, clientAddr: facts.clientAddr };
+    const admitted = await authenticate(auth, input);
+    facts.auth = admitted.method;
+    if (admitted.kind === "fail") {
+      facts.authFailure = admitted.reason;
+      return refused(admitted, facts, method);
+    }
+    facts.principal = admitted.principal;
+    const outcome = await serveRoute(req, method, facts, backend, match, target.query, admitted);
+    return admitted.principal === undefined
+      ? outcome
+      : { ...outcome, response: privately(outcome.response) };
+  }
+
+  /** Under the route: the decision, its prefix limits, and the dispatch. */
+  async function serveRoute(
+    req: Request,
+    method: string,
+    facts: Facts,
+    backend: Backend,
+    match: { rest: string; bare: boolean },
+    query: Target["query"],
+    admitted: Admitted,
+  ): Promise<Outcome> {
+    const { client } = facts;
     if (match.bare && client !== "api" && !checkMethod(method)) {
-      const location = target.path + "/" + queryOf(req.url);
+      const location = backend.mountPath + queryOf(req.url);
       const response = new Response(null, {
         status: 302,
         headers: { location, "cache-control": "no-store" },
       });
-      return { response, decision: "slash", route, ...base };
+      return { response, decision: "slash" };
     }
-    const decided = decideRoute(method, match.rest, target.query, client, backend.config);
-    if (decided.kind === "reject") return { ...refused(decided, client, method, route), ...base };
+    const decided = decideRoute(method, match.rest, query, client, backend.config);
+    if (decided.kind === "reject") return refused(decided, facts, method);
+    if (!mayRead(admitted.prefixes, readTarget(decided, method))) {
+      const message = "Access Denied: this key may not read here";
+      return refused({ status: 403, code: "AccessDenied", message }, facts, method);
+    }
     const decision = decided.kind === "object" ? decided.mode : decided.kind;
     try {
-      const response = await dispatch({ req, clientAddr, method, client, backend }, decided);
-      return { response, decision, route, ...base, clientAddr };
+      const ex = { req, clientAddr: facts.clientAddr, method, client, backend };
+      return { response: await dispatch(ex, decided), decision };
     } catch (e) {
       const known = e instanceof HttpError;
       const response = errorResponse(
@@ -232,28 +297,30 @@ export function createRouter(
         client,
         method,
       );
-      const error = known ? e.detail : messageOf(e);
-      return { response, decision, route, error, ...base, clientAddr };
+      return { response, decision, error: known ? e.detail : messageOf(e) };
     }
   }
 
   return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
     const method = req.method;
-    const outcome = await serve(req, method, conn);
-    const { response, error } = outcome;
+    const facts: Facts = { route: null, client: "http", clientReason: "n/a" };
+    const { response, decision, error } = await serve(req, method, facts, conn);
     log({
       time: new Date(started).toISOString(),
       level: response.status >= 500 ? "error" : "info",
       event: "request",
       method,
       path: loggablePath(req.url),
-      route: outcome.route,
+      route: facts.route,
       status: response.status,
-      decision: outcome.decision,
-      client: outcome.client ?? "http",
-      clientReason: outcome.clientReason ?? "n/a",
-      ...(outcome.clientAddr ? { remote: outcome.clientAddr } : {}),
+      decision,
+      client: facts.client,
+      clientReason: facts.clientReason,
+      ...(facts.clientAddr ? { remote: facts.clientAddr } : {}),
+      ...(facts.auth ? { auth: facts.auth } : {}),
+      ...(facts.principal ? { principal: facts.principal } : {}),
+      ...(facts.authFailure ? { authFailure: facts.authFailure } : {}),
       ms: deps.now() - started,
       ...(error ? { error } : {}),
     });
