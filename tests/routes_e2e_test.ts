@@ -637,8 +637,20 @@ describe("routes end to end (issue 10)", () => {
               const res = await fetch(p.url + path, { headers: CURL, redirect: "manual" });
               const text = await res.text();
               const want = i % 2 ? 200 : 307;
-              if (res.status === want) counts.ok++;
-              else counts.failed.push(`${path}: ${res.status} ${text}`);
+              if (res.status !== want) {
+                counts.failed.push(`${path}: ${res.status} ${text}`);
+                continue;
+              }
+              if (res.status === 307) {
+                // Every redirect verifies at the backend it points at.
+                const followed = await fetch(res.headers.get("location")!);
+                const body = await followed.text();
+                if (followed.status !== 200 || body !== "beta file") {
+                  counts.failed.push(`${path} -> Location: ${followed.status} ${body}`);
+                  continue;
+                }
+              }
+              counts.ok++;
             } catch (e) {
               counts.failed.push(`${path}: ${e}`);
             }
@@ -723,6 +735,8 @@ describe("routes end to end (issue 10)", () => {
         }
         const still = await get(p, "/three/docs/file.txt");
         assert.equal(still.status, 307, "the running routes keep serving");
+        const followed = await fetch(still.headers.get("location")!);
+        assert.equal(await followed.text(), "delta file", "verified at backend B, with B2");
         // SIGHUP with the bad file still there: tried again, refused again.
         Deno.kill(p.pid, "SIGHUP");
         const f2 = JSON.parse(await failed("SIGHUP", 1));
