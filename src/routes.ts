@@ -33,6 +33,10 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",
   "TRUSTED_PROXIES",
+  "INDEX_DOCUMENT",
+  "ERROR_DOCUMENT",
+  "SPA_FALLBACK",
+  "CACHE_CONTROL",
 ];
 
 /** A route's own credentials, in one of the chain's forms; their values are secrets. */
