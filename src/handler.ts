@@ -30,6 +30,7 @@ import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { serveFolder, slashRedirect } from "./proxy/folder.ts";
 import { presignedRedirect } from "./proxy/redirect.ts";
 import { relay } from "./proxy/relay.ts";
+import { serveSite } from "./proxy/site.ts";
 import { sendUpstream, type UpstreamRequest } from "./proxy/upstream.ts";
 import { encodeKeyPath } from "./s3/encode.ts";
 import { createSigningKeyCache } from "./s3/sigv4.ts";
@@ -89,10 +90,14 @@ function loggablePath(url: string): string {
 type Served = Exclude<Route, { kind: "reject" }>;
 
 /** Sends one upstream request and relays its answer. */
-async function proxied(ex: Exchange, request: UpstreamRequest): Promise<Response> {
+async function proxied(
+  ex: Exchange,
+  request: UpstreamRequest,
+  cacheControl?: string,
+): Promise<Response> {
   const res = await sendUpstream(ex.backend, request);
   const timeoutMs = ex.backend.config.upstreamTimeoutMs;
-  return await relay(res, { method: ex.method, client: ex.client, timeoutMs });
+  return await relay(res, { method: ex.method, client: ex.client, timeoutMs, cacheControl });
 }
 
 /** Serves a route that was not rejected; throws {@linkcode HttpError} for the answers it refuses. */
@@ -108,7 +113,8 @@ async function dispatch(ex: Exchange, route: Served): Promise<Response> {
     case "object": {
       const { bucket, key, query } = route;
       if (route.mode === "proxy") {
-        return await proxied(ex, { method, bucket, key, query, forward: ex.req.headers });
+        const request = { method, bucket, key, query, forward: ex.req.headers };
+        return await proxied(ex, request, ex.backend.config.cacheControl);
       }
       // Links in our own listings name exact keys (folders end in `/`): a click on one
       // (Sec-Fetch-Site: same-origin) needs no check; a typed or outside link does.
@@ -221,9 +227,11 @@ export function createRouter(
     }
     const decided = decideRoute(method, match.rest, target.query, client, backend.config);
     if (decided.kind === "reject") return { ...refused(decided, client, method, route), ...base };
-    const decision = decided.kind === "object" ? decided.mode : decided.kind;
+    let decision: string = decided.kind === "object" ? decided.mode : decided.kind;
     try {
-      const response = await dispatch({ req, clientAddr, method, client, backend }, decided);
+      const ex = { req, clientAddr, method, client, backend };
+      const { response, document } = await serveSite(ex, decided, () => dispatch(ex, decided));
+      decision = document ?? decision;
       return { response, decision, route, ...base, clientAddr };
     } catch (e) {
       const known = e instanceof HttpError;
