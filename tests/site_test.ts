@@ -16,6 +16,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Config, DEFAULT_PROXY_PATTERN, indexPattern, parseConfig } from "../src/config.ts";
 import { parseRoutes } from "../src/routes.ts";
+import { createHandler } from "../src/handler.ts";
 import { isNavigation, isSite, siteDocuments } from "../src/proxy/site.ts";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
 import { type ProxyHandle, startProxy } from "./support/proxy.ts";
@@ -230,6 +231,84 @@ describe("navigations and documents (src/proxy/site.ts)", () => {
     // The key that was just missing is not asked for again.
     assert.deepEqual(siteDocuments(both, 404, "index.html"), [["404.html", 404, "error-document"]]);
     assert.deepEqual(siteDocuments(ok({ SPA_FALLBACK: "index.html" }), 403, "x"), []);
+  });
+});
+
+describe("upstream requests of a site route (createHandler, fake S3)", () => {
+  /** A handler over a fake S3 where only `index.html` and `assets/logo.png` exist. */
+  function site(env: Record<string, string>, fail: string[] = []) {
+    const calls: { method: string; path: string; headers: Headers }[] = [];
+    const handler = createHandler(ok({ S3_BUCKET: "bk", AWS_ENDPOINT_SCHEME: "http", ...env }), {
+      now: () => Date.UTC(2024, 0, 15),
+      credentials: {
+        get: () => Promise.resolve({ accessKeyId: "AKIDSITE", secretAccessKey: "s" }),
+      },
+      fetch: (input: string | URL | Request, init?: RequestInit) => {
+        const url = new URL(String(input));
+        const headers = new Headers(init?.headers);
+        calls.push({ method: init?.method ?? "GET", path: url.pathname, headers });
+        if (fail.includes(url.pathname)) return Promise.reject(new TypeError("connection reset"));
+        if (url.searchParams.has("list-type")) {
+          const xml = "<ListBucketResult><Name>bk</Name><KeyCount>0</KeyCount>" +
+            "<IsTruncated>false</IsTruncated></ListBucketResult>";
+          return Promise.resolve(
+            new Response(xml, { headers: { "content-type": "application/xml" } }),
+          );
+        }
+        if (url.pathname === "/bk/index.html" || url.pathname === "/bk/assets/logo.png") {
+          const body = init?.method === "HEAD" ? null : "<p>app</p>";
+          return Promise.resolve(
+            new Response(body, {
+              headers: { "content-type": "text/html", "content-length": "10" },
+            }),
+          );
+        }
+        const error = "<Error><Code>NoSuchKey</Code><Message>no</Message></Error>";
+        return Promise.resolve(new Response(error, { status: 404 }));
+      },
+    });
+    const get = (path: string, headers: Record<string, string>) =>
+      handler(new Request(`http://proxy.test${path}`, { headers }));
+    return { calls, get };
+  }
+
+  test("a page's image load is a 307 asking S3 nothing, site route or not", async () => {
+    const envs: Record<string, string>[] = [{}, { SPA_FALLBACK: "index.html" }];
+    for (const env of envs) {
+      const { calls, get } = site(env);
+      const res = await get("/assets/logo.png", IMG);
+      assert.equal(res.status, 307);
+      assert.deepEqual(calls, [], "a page's load is redirected unasked");
+    }
+  });
+
+  test("a navigation on a redirecting site route: one HEAD, then the 307 or the app", async () => {
+    const { calls, get } = site({ SPA_FALLBACK: "index.html", LISTING: "off" });
+    const found = await get("/assets/logo.png", NAVIGATE);
+    assert.equal(found.status, 307);
+    assert.deepEqual(calls.map((c) => `${c.method} ${c.path}`), ["HEAD /bk/assets/logo.png"]);
+    calls.length = 0;
+    const app = await get("/app/settings/profile", { ...NAVIGATE, range: "bytes=2-3" });
+    assert.equal(app.status, 200);
+    assert.equal(await app.text(), "<p>app</p>");
+    assert.deepEqual(calls.map((c) => `${c.method} ${c.path}`), [
+      "HEAD /bk/app/settings/profile",
+      "HEAD /bk/app/settings/profile/index.html",
+      "GET /bk/index.html",
+    ]);
+    for (const name of ["range", "if-none-match", "if-match", "if-modified-since"]) {
+      assert.equal(calls[2].headers.get(name), null, `${name} not sent for the fallback`);
+    }
+  });
+
+  test("a fallback that cannot be fetched gives the plain 404, not a 5xx", async () => {
+    const { calls, get } = site({ SPA_FALLBACK: "index.html", REDIRECT: "never" }, [
+      "/bk/index.html",
+    ]);
+    const res = await get("/app/x", NAVIGATE);
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /^404 NoSuchKey/);
+    assert.ok(calls.some((c) => c.path === "/bk/index.html"), "the fallback was tried");
   });
 });
 
