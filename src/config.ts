@@ -6,6 +6,7 @@
  */
 
 import { type Env, regionOf, setting } from "./env.ts";
+import { type AuthConfig, parseAuthConfig } from "./auth/config.ts";
 import { type Cidr, parseCidrList } from "./net.ts";
 import { isHeaderSafe } from "./credentials/provider.ts";
 import { isBucketName, isDnsBucketName } from "./s3/key.ts";
@@ -52,6 +53,8 @@ export interface Config {
   readonly spaFallback?: string;
   /** `Cache-Control` set on objects streamed from this route when S3 sent none. */
   readonly cacheControl?: string;
+  /** Who may use the route (`AUTH` and its methods' settings). */
+  readonly auth: AuthConfig;
 }
 
 /** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
@@ -263,6 +266,7 @@ export function parseConfig(env: Env): ConfigResult {
   const listing = flag(env, "LISTING", true, errors);
   const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
   const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
+  const auth = parseAuthConfig(env, errors);
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -287,6 +291,7 @@ export function parseConfig(env: Env): ConfigResult {
       errorDocument,
       spaFallback,
       cacheControl,
+      auth,
     },
   };
 }

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { AUTH_SETTINGS } from "./auth/config.ts";
 import { type Config, parseConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { decodeStrict } from "./s3/encode.ts";
@@ -37,6 +38,7 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "ERROR_DOCUMENT",
   "SPA_FALLBACK",
   "CACHE_CONTROL",
+  ...AUTH_SETTINGS,
 ];
 
 /** A route's own credentials, in one of the chain's forms; their values are secrets. */
@@ -246,6 +248,12 @@ function parseRoute(raw: unknown, env: Env, problems: string[]): RouteSpec | und
     (secret ? credentials : settings)[key] = String(value);
   }
   problems.push(...credentialProblems(credentials));
+  if (!("AUTH" in settings)) {
+    problems.push(
+      "AUTH: required on every route of a routes file (none, basic, jwt, sigv4): " +
+        "nothing is public by omission",
+    );
+  }
   // A route that names a region names it whole: the environment's other region variable
   // (AWS_REGION wins over AWS_DEFAULT_REGION) must not override it.
   const inherited: Record<string, string | undefined> = { ...env };

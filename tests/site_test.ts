@@ -16,7 +16,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Config, DEFAULT_PROXY_PATTERN, indexPattern, parseConfig } from "../src/config.ts";
 import { parseRoutes } from "../src/routes.ts";
-import { createHandler } from "../src/handler.ts";
+import { createRouter } from "../src/handler.ts";
+import type { Authenticator } from "../src/auth/method.ts";
 import { isNavigation, isSite, siteDocuments } from "../src/proxy/site.ts";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
 import { type ProxyHandle, startProxy } from "./support/proxy.ts";
@@ -177,11 +178,12 @@ describe("site settings (parseConfig)", () => {
       routes: [
         {
           prefix: "/site/",
+          AUTH: "none",
           SPA_FALLBACK: "index.html",
           CACHE_CONTROL: "no-cache",
           INDEX_DOCUMENT: "i.htm",
         },
-        { prefix: "/plain/" },
+        { prefix: "/plain/", AUTH: "none" },
       ],
     });
     const result = parseRoutes({ path: "routes.json", text }, { SPA_FALLBACK: "" });
@@ -194,7 +196,9 @@ describe("site settings (parseConfig)", () => {
     assert.equal(plain.config.indexDocument, "index.html");
     const bad = parseRoutes({
       path: "routes.json",
-      text: JSON.stringify({ routes: [{ prefix: "/s/", ERROR_DOCUMENT: "/404.html" }] }),
+      text: JSON.stringify({
+        routes: [{ prefix: "/s/", AUTH: "none", ERROR_DOCUMENT: "/404.html" }],
+      }),
     }, {});
     assert.equal(bad.ok, false);
     if (!bad.ok) {
@@ -234,15 +238,21 @@ describe("navigations and documents (src/proxy/site.ts)", () => {
   });
 });
 
-describe("upstream requests of a site route (createHandler, fake S3)", () => {
+describe("upstream requests of a site route (createRouter, fake S3)", () => {
   /** A handler over a fake S3 where only `index.html` and `assets/logo.png` exist. */
-  function site(env: Record<string, string>, fail: string[] = []) {
+  function site(env: Record<string, string>, fail: string[] = [], prefixes?: string[]) {
     const calls: { method: string; path: string; headers: Headers }[] = [];
-    const handler = createHandler(ok({ S3_BUCKET: "bk", AWS_ENDPOINT_SCHEME: "http", ...env }), {
+    // A principal limited to `prefixes`, when given (as an access-control method admits one).
+    const auth: Authenticator[] = prefixes === undefined ? [] : [{
+      name: "basic",
+      check: () => Promise.resolve({ kind: "ok", principal: "team", prefixes }),
+    }];
+    const config = ok({ S3_BUCKET: "bk", AWS_ENDPOINT_SCHEME: "http", ...env });
+    const credentials = {
+      get: () => Promise.resolve({ accessKeyId: "AKIDSITE", secretAccessKey: "s" }),
+    };
+    const handler = createRouter([{ prefix: "/", segments: [], config, credentials, auth }], {
       now: () => Date.UTC(2024, 0, 15),
-      credentials: {
-        get: () => Promise.resolve({ accessKeyId: "AKIDSITE", secretAccessKey: "s" }),
-      },
       fetch: (input: string | URL | Request, init?: RequestInit) => {
         const url = new URL(String(input));
         const headers = new Headers(init?.headers);
@@ -255,7 +265,9 @@ describe("upstream requests of a site route (createHandler, fake S3)", () => {
             new Response(xml, { headers: { "content-type": "application/xml" } }),
           );
         }
-        if (url.pathname === "/bk/index.html" || url.pathname === "/bk/assets/logo.png") {
+        if (
+          ["/bk/index.html", "/bk/team/index.html", "/bk/assets/logo.png"].includes(url.pathname)
+        ) {
           const body = init?.method === "HEAD" ? null : "<p>app</p>";
           return Promise.resolve(
             new Response(body, {
@@ -299,6 +311,23 @@ describe("upstream requests of a site route (createHandler, fake S3)", () => {
     for (const name of ["range", "if-none-match", "if-match", "if-modified-since"]) {
       assert.equal(calls[2].headers.get(name), null, `${name} not sent for the fallback`);
     }
+  });
+
+  test("a principal limited to prefixes gets only the documents under them", async () => {
+    const env = { SPA_FALLBACK: "index.html", REDIRECT: "never", LISTING: "off" };
+    const outside = site(env, [], ["bk/team/"]);
+    const plain = await outside.get("/team/missing", NAVIGATE);
+    assert.equal(plain.status, 404);
+    assert.match(await plain.text(), /^404 NoSuchKey/);
+    assert.deepEqual(outside.calls.map((c) => c.path), [
+      "/bk/team/missing",
+      "/bk/team/missing/index.html",
+    ]);
+    const inside = site({ ...env, SPA_FALLBACK: "team/index.html" }, [], ["bk/team/"]);
+    const app = await inside.get("/team/missing", NAVIGATE);
+    assert.equal(app.status, 200);
+    assert.match(app.headers.get("cache-control") ?? "", /private/);
+    assert.equal(await app.text(), "<p>app</p>");
   });
 
   test("a fallback that cannot be fetched gives the plain 404, not a 5xx", async () => {
@@ -364,7 +393,7 @@ describe("static websites through the proxy, against s3rver", () => {
           AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
         };
         const file = `${dir}/routes-${runtime}.json`;
-        const bucket = { S3_BUCKET: BUCKET };
+        const bucket = { S3_BUCKET: BUCKET, AUTH: "none" };
         await Deno.writeTextFile(
           file,
           JSON.stringify({

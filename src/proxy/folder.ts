@@ -56,8 +56,20 @@ export async function serveFolder(
   }
   const rootPath = backend.mountPath +
     (config.bucket !== undefined ? "" : encodeKeyPath(bucket) + "/");
-  const options = { rootPath, title: bucket };
-  const accept = ex.req.headers.get("accept") ?? "";
+  return listingPage(listing, { rootPath, title: bucket }, ex.req, method);
+}
+
+/**
+ * A generated listing page: JSON for a client that asks for it (and not for HTML), else HTML
+ * under a CSP that lets nothing load or run; never cached, never sniffed.
+ */
+function listingPage(
+  listing: Listing,
+  options: { rootPath: string; title: string },
+  req: Request,
+  method: string,
+): Response {
+  const accept = req.headers.get("accept") ?? "";
   const json = accept.includes("application/json") && !accept.includes("text/html");
   const body = json ? renderListingJson(listing, options) : renderListingHtml(listing, options);
   const headers = new Headers({
@@ -68,6 +80,23 @@ export async function serveFolder(
   });
   if (!json) headers.set("content-security-policy", LISTING_CSP);
   return new Response(method === "HEAD" ? null : body, { status: 200, headers });
+}
+
+/**
+ * The page at `/` when no route is mounted there: the routes (their decoded prefixes, e.g.
+ * `docs/` or `a/b/`) as folders, linked to their encoded paths.
+ */
+export function routeIndexPage(prefixes: readonly string[], req: Request, method: string) {
+  const listing: Listing = {
+    version: 2,
+    bucket: "",
+    prefix: "",
+    delimiter: "/",
+    isTruncated: false,
+    folders: [...prefixes],
+    files: [],
+  };
+  return listingPage(listing, { rootPath: "/", title: "routes" }, req, method);
 }
 
 /**

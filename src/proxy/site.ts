@@ -91,12 +91,14 @@ export function siteDocuments(
 /**
  * Serves an object or folder route through `next` (the ordinary dispatch), replacing a `404` or
  * `403` with the site's documents for a browser's page navigation on a site route. Any other
- * request, route or answer is `next`'s, untouched.
+ * request, route or answer is `next`'s, untouched. `mayFetch` says whether the client may read a
+ * document's key (a principal limited to prefixes); a document it may not read is not tried.
  */
 export async function serveSite(
   ex: Exchange,
   route: Route,
   next: () => Promise<Response>,
+  mayFetch: (bucket: string, key: string) => boolean = () => true,
 ): Promise<SiteAnswer> {
   const { config } = ex.backend;
   if (
@@ -135,6 +137,7 @@ export async function serveSite(
     if (slash) return discard(plain, { response: slash, document: "slash" });
   }
   for (const [doc, docStatus, document] of siteDocuments(config, status, key)) {
+    if (!mayFetch(bucket, doc)) continue;
     const response = await fetchDocument(ex, bucket, doc, docStatus);
     if (response) return discard(plain, { response, document });
   }
