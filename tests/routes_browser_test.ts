@@ -66,13 +66,14 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
       JSON.stringify({
         routes: [
           {
+            AUTH: "none",
             prefix: "/files/alpha/",
             AWS_ENDPOINT_HOST: s3a.host,
             S3_BUCKET: "alpha",
             AWS_ACCESS_KEY_ID: s3a.accessKeyId,
             AWS_SECRET_ACCESS_KEY: s3a.secretAccessKey,
           },
-          { prefix: "/beta/", AWS_ENDPOINT_HOST: s3b.host, S3_BUCKET: "beta" },
+          { AUTH: "none", prefix: "/beta/", AWS_ENDPOINT_HOST: s3b.host, S3_BUCKET: "beta" },
         ],
       }),
       { mode: 0o600 },

@@ -277,15 +277,17 @@ describe("routes end to end (issue 10)", () => {
     return {
       routes: [
         {
+          AUTH: "none",
           prefix: "/one/",
           AWS_ENDPOINT_HOST: fwdA.host,
           S3_BUCKET: "alpha",
           AWS_ACCESS_KEY_ID: A1.accessKeyId,
           AWS_SECRET_ACCESS_KEY: A1.secretAccessKey,
         },
-        { prefix: "/two/", AWS_ENDPOINT_HOST: fwdB.host, S3_BUCKET: "beta" },
-        { prefix: "/b/", AWS_ENDPOINT_HOST: fwdB.host, S3_LIST_BUCKETS: true },
+        { AUTH: "none", prefix: "/two/", AWS_ENDPOINT_HOST: fwdB.host, S3_BUCKET: "beta" },
+        { AUTH: "none", prefix: "/b/", AWS_ENDPOINT_HOST: fwdB.host, S3_LIST_BUCKETS: true },
         {
+          AUTH: "none",
           prefix: "/keys/",
           AWS_ENDPOINT_HOST: fwdA.host,
           S3_BUCKET: "kappa",
@@ -293,6 +295,7 @@ describe("routes end to end (issue 10)", () => {
           AWS_SIGNING_KEY_FILE: keysFile,
         },
         {
+          AUTH: "none",
           prefix: "/prof/",
           AWS_ENDPOINT_HOST: fwdB.host,
           S3_BUCKET: "delta",
@@ -611,14 +614,21 @@ describe("routes end to end (issue 10)", () => {
       test("reload under load: SIGHUP and a file change, good and bad; in-flight requests finish", async () => {
         const file = `${scratch}/${runtime}-reload.json`;
         const one = {
+          AUTH: "none",
           prefix: "/one/",
           AWS_ENDPOINT_HOST: fwdA.host,
           S3_BUCKET: "alpha",
           AWS_ACCESS_KEY_ID: A1.accessKeyId,
           AWS_SECRET_ACCESS_KEY: A1.secretAccessKey,
         };
-        const two = { prefix: "/two/", AWS_ENDPOINT_HOST: fwdB.host, S3_BUCKET: "beta" };
+        const two = {
+          AUTH: "none",
+          prefix: "/two/",
+          AWS_ENDPOINT_HOST: fwdB.host,
+          S3_BUCKET: "beta",
+        };
         const three = {
+          AUTH: "none",
           prefix: "/three/",
           AWS_ENDPOINT_HOST: fwdB.host,
           S3_BUCKET: "delta",
@@ -710,10 +720,15 @@ describe("routes end to end (issue 10)", () => {
           routes: [
             two,
             { ...three, S3_BUKET: "x" },
-            { prefix: "/four", PRESIGN_EXPIRES: 0 },
-            { prefix: "/two/", REDIRECT: "sometimes" },
-            { prefix: "/five/", AWS_ACCESS_KEY_ID: "AKIAONLY" },
-            { prefix: "/six/", AWS_ACCESS_KEY_ID: "AKIASIX", AWS_SECRET_ACCESS_KEY: secret },
+            { AUTH: "none", prefix: "/four", PRESIGN_EXPIRES: 0 },
+            { AUTH: "none", prefix: "/two/", REDIRECT: "sometimes" },
+            { AUTH: "none", prefix: "/five/", AWS_ACCESS_KEY_ID: "AKIAONLY" },
+            {
+              AUTH: "none",
+              prefix: "/six/",
+              AWS_ACCESS_KEY_ID: "AKIASIX",
+              AWS_SECRET_ACCESS_KEY: secret,
+            },
           ],
         };
         await replaceFile(file, JSON.stringify(bad), 0o644);
@@ -771,20 +786,26 @@ describe("routes end to end (issue 10)", () => {
           file,
           JSON.stringify({
             routes: [
-              { prefix: "/a/", S3_BUKET: "x" },
-              { prefix: "/b/", PORT: 9000 },
+              { AUTH: "none", prefix: "/a/", S3_BUKET: "x" },
+              { AUTH: "none", prefix: "/b/", PORT: 9000 },
               {
+                AUTH: "none",
                 prefix: "/c/",
                 PRESIGN_EXPIRES: 0,
                 REDIRECT: "sometimes",
                 AWS_ENDPOINT_SCHEME: "ftp",
               },
-              { prefix: "nolead/" },
-              { prefix: "/noend" },
-              { prefix: "/a/" },
-              { prefix: "/k/", AWS_ACCESS_KEY_ID: "AKIAONLY" },
-              { prefix: "/f/", AWS_SIGNING_KEY_FILE: keysFile },
-              { prefix: "/s/", AWS_ACCESS_KEY_ID: "AKIASECRET", AWS_SECRET_ACCESS_KEY: secret },
+              { AUTH: "none", prefix: "nolead/" },
+              { AUTH: "none", prefix: "/noend" },
+              { AUTH: "none", prefix: "/a/" },
+              { AUTH: "none", prefix: "/k/", AWS_ACCESS_KEY_ID: "AKIAONLY" },
+              { AUTH: "none", prefix: "/f/", AWS_SIGNING_KEY_FILE: keysFile },
+              {
+                AUTH: "none",
+                prefix: "/s/",
+                AWS_ACCESS_KEY_ID: "AKIASECRET",
+                AWS_SECRET_ACCESS_KEY: secret,
+              },
             ],
           }),
           0o644,
@@ -825,6 +846,7 @@ describe("routes end to end (issue 10)", () => {
           file,
           JSON.stringify({
             routes: [{
+              AUTH: "none",
               prefix: "/s/",
               AWS_ENDPOINT_HOST: fwdA.host,
               S3_BUCKET: "alpha",
