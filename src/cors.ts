@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Config } from "./config.ts";
+
 /** A route's CORS policy. */
 export interface CorsPolicy {
   /** `*`: every origin. */
@@ -231,9 +233,9 @@ export function applyCors(headers: Headers, origin: string | null, policy: CorsP
 }
 
 /**
- * Whether a route has access control, so that a preflight allows `Authorization`. Reads the
- * `auth` field of the route's settings, which the access-control settings fill.
+ * Whether a route has access control (`AUTH` names a method other than `none`), so that a
+ * preflight allows the `Authorization` header its methods read.
  */
-export function hasAccessControl(config: object): boolean {
-  return (config as { readonly auth?: unknown }).auth !== undefined;
+export function hasAccessControl(config: Config): boolean {
+  return config.auth.methods.some((m) => m !== "none");
 }

@@ -5,7 +5,7 @@
  *
  * The way of a request: parse and validate the target (`400` here, never later) -> match a route
  * by prefix -> {@linkcode decideRoute} (pure) -> dispatch to one module of `proxy/` (upstream,
- * relay, folder, redirect) -> an error answer for whatever was thrown on the way -> one
+ * relay, folder, redirect: see `proxy/dispatch.ts`) -> an error answer for whatever was thrown on the way -> one
  * access-log line. Data flows one way; the per-request facts travel as an {@linkcode Exchange}.
  *
  * @module
@@ -13,29 +13,19 @@
 
 import type { Config } from "./config.ts";
 import type { CredentialProvider } from "./credentials/provider.ts";
-import type { Listing } from "./listing/model.ts";
-import { LISTING_CSP, renderListingHtml, renderListingJson } from "./listing/render.ts";
-import {
-  checkMethod,
-  classifyClient,
-  type ClientKind,
-  decideRoute,
-  parseTarget,
-  type Route,
-} from "./route.ts";
+import { checkMethod, classifyClient, decideRoute, parseTarget, type Target } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
+import { clientAddress, isAllowed } from "./net.ts";
+import { type Admitted, authenticate, type Authenticator, mayRead } from "./auth/method.ts";
+import { type Backend, backendOf, type LogEntry } from "./proxy/context.ts";
+import { dispatch, privately, readTarget } from "./proxy/dispatch.ts";
+import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
+import { routeIndexPage } from "./proxy/folder.ts";
+import { accessLogEntry, type Facts } from "./proxy/log.ts";
 import { applyCors, type CorsPolicy, hasAccessControl, preflight } from "./cors.ts";
 import type { Metrics } from "./ops/metrics.ts";
 import { requestId } from "./ops/request_id.ts";
-import { clientAddress, inCidrs, parseIp } from "./net.ts";
-import type { Backend, Exchange, LogEntry } from "./proxy/context.ts";
-import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
-import { serveFolder, slashRedirect } from "./proxy/folder.ts";
-import { presignedRedirect } from "./proxy/redirect.ts";
-import { relay } from "./proxy/relay.ts";
-import { sendUpstream, type UpstreamRequest } from "./proxy/upstream.ts";
-import { encodeKeyPath } from "./s3/encode.ts";
-import { createSigningKeyCache } from "./s3/sigv4.ts";
+import { serveSite } from "./proxy/site.ts";
 import { messageOf } from "./text.ts";
 
 export type { LogEntry } from "./proxy/context.ts";
@@ -73,80 +63,124 @@ export interface ServedRoute {
   readonly segments: readonly string[];
   readonly config: Config;
   readonly credentials: Pick<CredentialProvider, "get">;
+  /** Any one of these admits a request; none (or empty): the route is open. */
+  readonly auth?: readonly Authenticator[];
 }
 
-const SECRET_QUERY = /^(x-amz-security-token|x-amz-signature|x-amz-credential|signature)$/i;
-
-/** The request's path and a redacted query, safe to log. */
-function loggablePath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  const target = start < 0 ? "/" : url.slice(start);
-  const q = target.indexOf("?");
-  if (q < 0) return target;
-  const parts = target.slice(q + 1).split("&").map((part) => {
-    const eq = part.indexOf("=");
-    const name = eq < 0 ? part : part.slice(0, eq);
-    return SECRET_QUERY.test(name) ? name + "=REDACTED" : part;
-  });
-  return target.slice(0, q) + "?" + parts.join("&");
-}
-
-type Served = Exclude<Route, { kind: "reject" }>;
-
-/** Sends one upstream request and relays its answer. */
-async function proxied(ex: Exchange, request: UpstreamRequest): Promise<Response> {
-  const res = await sendUpstream(ex.backend, request);
-  const timeoutMs = ex.backend.config.upstreamTimeoutMs;
-  return await relay(res, { method: ex.method, client: ex.client, timeoutMs });
-}
-
-/** Serves a route that was not rejected; throws {@linkcode HttpError} for the answers it refuses. */
-async function dispatch(ex: Exchange, route: Served): Promise<Response> {
-  const { method } = ex;
-  switch (route.kind) {
-    case "list-buckets":
-      return await proxied(ex, { method, query: [] });
-    case "bucket":
-      return await proxied(ex, { method, bucket: route.bucket, query: route.query });
-    case "folder":
-      return await serveFolder(ex, route.bucket, route.prefix, route.query);
-    case "object": {
-      const { bucket, key, query } = route;
-      if (route.mode === "proxy") {
-        return await proxied(ex, { method, bucket, key, query, forward: ex.req.headers });
-      }
-      // Links in our own listings name exact keys (folders end in `/`): a click on one
-      // (Sec-Fetch-Site: same-origin) needs no check; a typed or outside link does.
-      if (
-        ex.backend.config.listing && ex.client === "browser" &&
-        ex.req.headers.get("sec-fetch-site") !== "same-origin"
-      ) {
-        const slash = await slashRedirect(ex, bucket, key);
-        if (slash) return slash;
-      }
-      return await presignedRedirect(ex.backend, { method, bucket, key, query });
-    }
-  }
-}
-
-/** What one request came to, for its answer and its log line. */
+/** What one request came to: its answer, and the facts of its log line. */
 interface Outcome {
   readonly response: Response;
   readonly decision: string;
-  readonly route: string | null;
-  readonly client?: ClientKind;
-  readonly clientReason?: string;
-  readonly clientAddr?: string;
   readonly error?: string;
 }
 
-function refused(
-  error: ErrorParts,
-  client: ClientKind,
+function refused(error: ErrorParts, facts: Facts, method: string): Outcome {
+  return { response: errorResponse(error, facts.client, method), decision: "reject" };
+}
+
+/** The routes as mounted, and what `/` shows when no route is mounted there. */
+interface Table {
+  readonly mounts: readonly Mount<{ backend: Backend; auth: readonly Authenticator[] }>[];
+  /** The decoded prefixes of the routes whose listings are on, or undefined: a route has `/`. */
+  readonly index?: readonly string[];
+}
+
+/** Up to the route: the target parsed, the client classified, the route matched and entered. */
+async function serve(
+  table: Table,
+  req: Request,
   method: string,
-  route: string | null,
-): Outcome {
-  return { response: errorResponse(error, client, method), decision: "reject", route };
+  facts: Facts,
+  conn?: ConnInfo,
+): Promise<Outcome> {
+  const target = parseTarget(req.url, req.headers);
+  if ("kind" in target) return refused(target, facts, method);
+  [facts.client, facts.clientReason] = classifyClient(req.headers, target.query);
+  const match = matchMount(table.mounts, target.path);
+  if (!match) {
+    const bad = checkMethod(method);
+    if (bad) return refused(bad, facts, method);
+    if (table.index && target.path === "/" && facts.client !== "api") {
+      return { response: routeIndexPage(table.index, req, method), decision: "routes" };
+    }
+    const none = { status: 404, code: "NoSuchRoute", message: "no route serves this path" };
+    return refused(none, facts, method);
+  }
+  const { backend, auth } = match.mount.value;
+  facts.route = backend.prefix;
+  const { allowCidrs, trustedProxies } = backend.config;
+  facts.clientAddr = clientAddress(
+    conn?.remoteAddr,
+    req.headers.get("x-forwarded-for"),
+    trustedProxies,
+  );
+  if (allowCidrs && !isAllowed(facts.clientAddr, allowCidrs)) {
+    const message = "this address may not use this route (ALLOW_CIDRS)";
+    return refused({ status: 403, code: "AccessDenied", message }, facts, method);
+  }
+  // A CORS preflight carries no credentials: it is answered before access control.
+  const { cors } = backend.config;
+  const pre = cors && method === "OPTIONS"
+    ? preflight(req.headers, cors, hasAccessControl(backend.config))
+    : undefined;
+  if (pre) return { response: pre, decision: "preflight" };
+  // Before anything goes upstream (folder checks, slash redirects, HEAD probes included).
+  const input = { req, method, url: req.url, clientAddr: facts.clientAddr };
+  const admitted = await authenticate(auth, input);
+  facts.auth = admitted.method;
+  if (admitted.kind === "fail") {
+    facts.authFailure = admitted.reason;
+    return refused(admitted, facts, method);
+  }
+  facts.principal = admitted.principal;
+  const outcome = await serveRoute(req, method, facts, backend, match, target.query, admitted);
+  return admitted.principal === undefined
+    ? outcome
+    : { ...outcome, response: privately(outcome.response) };
+}
+
+/** Under the route: the slash redirect, the decision, its prefix limits, and the dispatch. */
+async function serveRoute(
+  req: Request,
+  method: string,
+  facts: Facts,
+  backend: Backend,
+  match: { rest: string; bare: boolean },
+  query: Target["query"],
+  admitted: Admitted,
+): Promise<Outcome> {
+  const { client } = facts;
+  if (match.bare && client !== "api" && !checkMethod(method)) {
+    const q = req.url.indexOf("?");
+    const location = backend.mountPath + (q < 0 ? "" : req.url.slice(q));
+    const response = new Response(null, {
+      status: 302,
+      headers: { location, "cache-control": "no-store" },
+    });
+    return { response, decision: "slash" };
+  }
+  const decided = decideRoute(method, match.rest, query, client, backend.config);
+  if (decided.kind === "reject") return refused(decided, facts, method);
+  if (!mayRead(admitted.prefixes, readTarget(decided, method))) {
+    const message = "Access Denied: this key may not read here";
+    return refused({ status: 403, code: "AccessDenied", message }, facts, method);
+  }
+  const decision = decided.kind === "object" ? decided.mode : decided.kind;
+  try {
+    const ex = { req, clientAddr: facts.clientAddr, method, client, backend };
+    // A site's documents are keys too: a principal limited to prefixes gets only theirs.
+    const may = (bucket: string, key: string) => mayRead(admitted.prefixes, { bucket, key });
+    const site = await serveSite(ex, decided, () => dispatch(ex, decided), may);
+    return { response: site.response, decision: site.document ?? decision };
+  } catch (e) {
+    const known = e instanceof HttpError;
+    const response = errorResponse(
+      known ? e : { status: 500, code: "InternalError", message: "internal error" },
+      client,
+      method,
+    );
+    return { response, decision, error: known ? e.detail : messageOf(e) };
+  }
 }
 
 /**
@@ -162,126 +196,39 @@ function refused(
  * ], { fetch, now: Date.now });
  * ```
  */
-export function createRouter(
-  routes: readonly ServedRoute[],
-  deps: RouterDeps,
-): Handler {
+export function createRouter(routes: readonly ServedRoute[], deps: RouterDeps): Handler {
   const log = deps.log ?? (() => {});
-  const mounts: Mount<Backend>[] = routes.map((r) => ({
-    segments: r.segments,
-    value: {
-      prefix: r.prefix,
-      mountPath: "/" + r.segments.map((s) => encodeKeyPath(s) + "/").join(""),
-      config: r.config,
-      credentials: r.credentials,
-      cache: createSigningKeyCache(16),
-      fetch: deps.fetch,
-      now: deps.now,
-      log,
-      metrics: deps.metrics,
-    },
-  }));
+  const table: Table = {
+    mounts: routes.map((r) => ({
+      segments: r.segments,
+      value: { auth: r.auth ?? [], backend: backendOf(r, deps, log) },
+    })),
+    index: routes.some((r) => r.segments.length === 0)
+      ? undefined
+      : routes.filter((r) => r.config.listing).map((r) => r.segments.join("/") + "/"),
+  };
   const corsByRoute = new Map<string, CorsPolicy>();
   for (const r of routes) if (r.config.cors) corsByRoute.set(r.prefix, r.config.cors);
-  const index = routes.some((r) => r.segments.length === 0) ? undefined : routeIndex(routes);
-
-  async function serve(req: Request, method: string, conn?: ConnInfo): Promise<Outcome> {
-    const target = parseTarget(req.url, req.headers);
-    if ("kind" in target) return refused(target, "http", method, null);
-    const [client, clientReason] = classifyClient(req.headers, target.query);
-    const base = { client, clientReason };
-    const match = matchMount(mounts, target.path);
-    if (!match) {
-      const bad = checkMethod(method);
-      if (bad) return { ...refused(bad, client, method, null), ...base };
-      if (index && target.path === "/" && client !== "api") {
-        return { response: index(req, method), decision: "routes", route: null, ...base };
-      }
-      const none = { status: 404, code: "NoSuchRoute", message: "no route serves this path" };
-      return { ...refused(none, client, method, null), ...base };
-    }
-    const backend = match.mount.value;
-    const route = backend.prefix;
-    const { allowCidrs, trustedProxies } = backend.config;
-    const clientAddr = clientAddress(
-      conn?.remoteAddr,
-      req.headers.get("x-forwarded-for"),
-      trustedProxies,
-    );
-    if (allowCidrs) {
-      const bytes = clientAddr === undefined ? undefined : parseIp(clientAddr);
-      if (!bytes || !inCidrs(bytes, allowCidrs)) {
-        const denied = {
-          status: 403,
-          code: "AccessDenied",
-          message: "this address may not use this route (ALLOW_CIDRS)",
-        };
-        return { ...refused(denied, client, method, route), ...base, clientAddr };
-      }
-    }
-    const { cors } = backend.config;
-    const pre = cors && method === "OPTIONS"
-      ? preflight(req.headers, cors, hasAccessControl(backend.config))
-      : undefined;
-    if (pre) return { response: pre, decision: "preflight", route, ...base, clientAddr };
-    if (match.bare && client !== "api" && !checkMethod(method)) {
-      const location = target.path + "/" + queryOf(req.url);
-      const response = new Response(null, {
-        status: 302,
-        headers: { location, "cache-control": "no-store" },
-      });
-      return { response, decision: "slash", route, ...base };
-    }
-    const decided = decideRoute(method, match.rest, target.query, client, backend.config);
-    if (decided.kind === "reject") return { ...refused(decided, client, method, route), ...base };
-    const decision = decided.kind === "object" ? decided.mode : decided.kind;
-    try {
-      const response = await dispatch({ req, clientAddr, method, client, backend }, decided);
-      return { response, decision, route, ...base, clientAddr };
-    } catch (e) {
-      const known = e instanceof HttpError;
-      const response = errorResponse(
-        known ? e : { status: 500, code: "InternalError", message: "internal error" },
-        client,
-        method,
-      );
-      const error = known ? e.detail : messageOf(e);
-      return { response, decision, route, error, ...base, clientAddr };
-    }
-  }
-
   const { metrics } = deps;
   return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
     const method = req.method;
     const id = requestId(req.headers.get("x-request-id"));
-    const outcome = await serve(req, method, conn);
-    const { error } = outcome;
+    const facts: Facts = { route: null, client: "http", clientReason: "n/a", requestId: id };
+    const outcome = await serve(table, req, method, facts, conn);
+    const { decision, error } = outcome;
     let response = mutable(outcome.response);
-    const cors = outcome.route === null ? undefined : corsByRoute.get(outcome.route);
+    const cors = facts.route === null ? undefined : corsByRoute.get(facts.route);
     if (cors) applyCors(response.headers, req.headers.get("origin"), cors);
     response.headers.set("x-request-id", id);
+    const { status } = response;
     const ms = deps.now() - started;
-    log({
-      time: new Date(started).toISOString(),
-      level: response.status >= 500 ? "error" : "info",
-      event: "request",
-      requestId: id,
-      method,
-      path: loggablePath(req.url),
-      route: outcome.route,
-      status: response.status,
-      decision: outcome.decision,
-      client: outcome.client ?? "http",
-      clientReason: outcome.clientReason ?? "n/a",
-      ...(outcome.clientAddr ? { remote: outcome.clientAddr } : {}),
-      ms,
-      ...(error ? { error } : {}),
-    });
+    log(accessLogEntry({ started, ms, method, url: req.url, status, decision, error }, facts));
     if (metrics) {
       // The log's clock (milliseconds): a second, finer clock costs a redirect about 2%.
-      metrics.request(outcome.route, outcome.decision, response.status, ms / 1000);
-      response = countBytes(response, outcome.route, metrics);
+      metrics.request(facts.route, decision, status, ms / 1000);
+      if (facts.authFailure !== undefined) metrics.authFailure(facts.route, facts.auth ?? "none");
+      response = countBytes(response, facts.route, metrics);
     }
     return response;
   };
@@ -319,40 +266,6 @@ function countBytes(response: Response, route: string | null, metrics: Metrics):
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
   return new Response(body, response);
-}
-
-/** `?query` of a URL, or `""`. */
-function queryOf(url: string): string {
-  const q = url.indexOf("?");
-  return q < 0 ? "" : url.slice(q);
-}
-
-/** The page at `/` listing the routes whose listings are on, as HTML or JSON. */
-function routeIndex(routes: readonly ServedRoute[]) {
-  const listing: Listing = {
-    version: 2,
-    bucket: "",
-    prefix: "",
-    delimiter: "/",
-    isTruncated: false,
-    folders: routes.filter((r) => r.config.listing).map((r) => r.segments.join("/") + "/"),
-    files: [],
-  };
-  const options = { rootPath: "/", title: "routes" };
-  const html = renderListingHtml(listing, options);
-  const json = renderListingJson(listing, options);
-  return (req: Request, method: string): Response => {
-    const accept = req.headers.get("accept") ?? "";
-    const asJson = accept.includes("application/json") && !accept.includes("text/html");
-    const body = asJson ? json : html;
-    const headers = new Headers({
-      "content-type": asJson ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
-      "cache-control": "no-store",
-      "x-content-type-options": "nosniff",
-    });
-    if (!asJson) headers.set("content-security-policy", LISTING_CSP);
-    return new Response(method === "HEAD" ? null : body, { status: 200, headers });
-  };
 }
 
 /**

@@ -73,6 +73,15 @@ async function main(runtime: Runtime): Promise<void> {
   // a signing key scoped to another day; requests that need a signature then get a 503.
   await Promise.all([...first.providers.values()].map((p) => p.get().catch(() => {})));
   logProviders(first, log);
+  const open = first.routes.filter((r) => !r.auth?.length).map((r) => r.prefix);
+  if (open.length > 0) {
+    log({
+      level: "warn",
+      event: "open_routes",
+      routes: open,
+      message: "no access control (AUTH=none): anyone who can reach the proxy reads these routes",
+    });
+  }
   // Recorded only when there is an admin port to read them from.
   const metrics = settings.adminPort === undefined ? undefined : createMetrics();
   const deps = { fetch, now: Date.now, log, metrics };
@@ -84,7 +93,7 @@ async function main(runtime: Runtime): Promise<void> {
   let reloading: Promise<void> = Promise.resolve();
   const reloadRoutes = (reason: string) =>
     reloading = reloading.then(async () => {
-      const next = await loadRoutes(env, io, loaded.providers);
+      const next = await loadRoutes(env, io, loaded);
       if (!next.ok) {
         log({ level: "error", event: "routes_reload_failed", reason, errors: next.errors });
         // The same bad text is not tried again until it changes.
@@ -93,6 +102,8 @@ async function main(runtime: Runtime): Promise<void> {
       }
       const kept = new Set<CredentialProvider>(next.providers.values());
       for (const p of loaded.providers.values()) if (!kept.has(p)) p.close?.();
+      const keptAuth = new Set(next.authenticators.values());
+      for (const a of loaded.authenticators.values()) if (!keptAuth.has(a)) a.close?.();
       loaded = next;
       handler = createRouter(next.routes, deps);
       log({
@@ -101,9 +112,15 @@ async function main(runtime: Runtime): Promise<void> {
         reason,
         routes: next.routes.map((r) => r.prefix),
       });
+    }).catch((e) => {
+      // Unexpected (every configuration problem is a result, not a throw): keep serving, and
+      // keep later reloads running. The name only: a message might quote the file.
+      const error = e instanceof Error ? e.name : "error";
+      log({ level: "error", event: "routes_reload_failed", reason, errors: [error] });
     });
 
   const stopHup = reloadOnSignal(() => loaded.providers.values(), log, () => {
+    for (const a of loaded.authenticators.values()) a.reload?.();
     if (routesFile !== undefined) reloadRoutes("SIGHUP");
   });
   const poll = routesFile === undefined ? undefined : setInterval(async () => {
@@ -151,6 +168,7 @@ async function main(runtime: Runtime): Promise<void> {
     log({ level: "info", event: "shutdown", signal });
     clearInterval(poll);
     for (const provider of loaded.providers.values()) provider.close?.();
+    for (const a of loaded.authenticators.values()) a.close?.();
     setTimeout(() => {
       log({ level: "warn", event: "shutdown_forced", afterMs: SHUTDOWN_GRACE_MS });
       runtime.exit(0);

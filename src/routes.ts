@@ -12,6 +12,7 @@
  * @module
  */
 
+import { AUTH_SETTINGS } from "./auth/config.ts";
 import { type Config, parseConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { decodeStrict } from "./s3/encode.ts";
@@ -33,6 +34,11 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",
   "TRUSTED_PROXIES",
+  "INDEX_DOCUMENT",
+  "ERROR_DOCUMENT",
+  "SPA_FALLBACK",
+  "CACHE_CONTROL",
+  ...AUTH_SETTINGS,
   "CORS_ALLOW_ORIGINS",
   "CORS_MAX_AGE",
   "CORS_ALLOW_CREDENTIALS",
@@ -192,18 +198,24 @@ export function parseRoutes(file: RoutesFile, env: Env): RoutesResult {
     const problems: string[] = [];
     const route = parseRoute(raw, env, problems);
     for (const p of problems) if (!baseErrors.has(p)) errors.push(`${where}: ${name}: ${p}`);
-    if (!route) return;
-    const matchKey = route.segments.join("/");
-    const twin = seen.get(matchKey);
-    if (twin !== undefined) {
-      errors.push(`${where}: ${name}: the prefix is the same as ${twin}'s`);
+    // Duplicates and secrets are checked on routes with other problems too: every problem at
+    // once, and a world-readable secret is reported whatever else is wrong.
+    const segments = isObject(raw) && typeof raw.prefix === "string"
+      ? prefixSegments(raw.prefix)
+      : undefined;
+    if (Array.isArray(segments)) {
+      const matchKey = segments.join("/");
+      const twin = seen.get(matchKey);
+      if (twin !== undefined) {
+        errors.push(`${where}: ${name}: the prefix is the same as ${twin}'s`);
+      }
+      seen.set(matchKey, name);
     }
-    seen.set(matchKey, name);
     if (!secrets && isObject(raw)) {
       const secret = SECRET_SETTINGS.find((k) => raw[k] !== undefined);
       if (secret) secrets = `${secret} in ${name}`;
     }
-    routes.push(route);
+    if (route) routes.push(route);
   });
   if (secrets && file.mode !== undefined && (file.mode & 0o077) !== 0) {
     errors.push(
@@ -250,6 +262,12 @@ function parseRoute(raw: unknown, env: Env, problems: string[]): RouteSpec | und
     (secret ? credentials : settings)[key] = String(value);
   }
   problems.push(...credentialProblems(credentials));
+  if (!("AUTH" in settings)) {
+    problems.push(
+      "AUTH: required on every route of a routes file (none, basic, jwt, sigv4): " +
+        "nothing is public by omission",
+    );
+  }
   // A route that names a region names it whole: the environment's other region variable
   // (AWS_REGION wins over AWS_DEFAULT_REGION) must not override it.
   const inherited: Record<string, string | undefined> = { ...env };

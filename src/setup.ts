@@ -20,6 +20,8 @@ import {
 import { scopeProblems } from "./s3/scope.ts";
 import { parseRoutes, type RouteSpec } from "./routes.ts";
 import { fileErrorMessage } from "./credentials/provider.ts";
+import { AuthConfigError, type AuthIo, createAuthenticators } from "./auth/index.ts";
+import type { Authenticator } from "./auth/method.ts";
 
 /** What loading reads besides the environment. */
 export interface SetupIo {
@@ -28,10 +30,26 @@ export interface SetupIo {
   readonly fileMode: (path: string) => Promise<number | undefined>;
 }
 
+/** The access-control I/O, from the credential I/O. */
+function authIo(io: SetupIo): AuthIo {
+  const c = io.credentials;
+  return {
+    readTextFile: c.readTextFile,
+    fileMode: io.fileMode,
+    fetch: c.fetch,
+    now: c.now,
+    log: c.log,
+    setTimeout: c.setTimeout,
+    clearTimeout: c.clearTimeout,
+  };
+}
+
 /** Routes ready to serve, and the providers behind them (by credential key). */
 export interface Loaded {
   readonly routes: readonly (ServedRoute & { readonly credentials: CredentialProvider })[];
   readonly providers: ReadonlyMap<string, CredentialProvider>;
+  /** The access-control methods behind them (by method and settings). */
+  readonly authenticators: ReadonlyMap<string, Authenticator>;
   /** The routes file's text as read (to notice a change), or undefined without one. */
   readonly fileText?: string;
 }
@@ -90,7 +108,10 @@ async function readSpecs(
 export async function loadRoutes(
   env: Env,
   io: SetupIo,
-  previous: ReadonlyMap<string, CredentialProvider> = new Map(),
+  previous: Pick<Loaded, "providers" | "authenticators"> = {
+    providers: new Map(),
+    authenticators: new Map(),
+  },
 ): Promise<LoadResult> {
   const read = await readSpecs(env, io);
   const { specs } = read;
@@ -111,7 +132,7 @@ export async function loadRoutes(
   const created: CredentialProvider[] = [];
   for (const spec of specs) {
     if (providers.has(spec.credentialKey)) continue;
-    let provider = previous.get(spec.credentialKey);
+    let provider = previous.providers.get(spec.credentialKey);
     if (!provider) {
       try {
         provider = await resolveCredentialProvider(spec.credentialEnv ?? env, io.credentials, {
@@ -130,8 +151,34 @@ export async function loadRoutes(
     }
     providers.set(spec.credentialKey, provider);
   }
+  const authenticators = new Map(previous.authenticators);
+  const auth = new Map<RouteSpec, Authenticator[]>();
+  for (const spec of specs) {
+    if (!spec.config) continue;
+    try {
+      auth.set(
+        spec,
+        await createAuthenticators(
+          spec.config.auth,
+          spec.config.region,
+          authIo(io),
+          authenticators,
+        ),
+      );
+    } catch (e) {
+      if (!(e instanceof AuthConfigError)) throw e;
+      errors.push(`${name(spec)}AUTH: ${e.message}`);
+    }
+  }
+  const used = new Set([...auth.values()].flat());
+  for (const [key, a] of authenticators) {
+    if (used.has(a)) continue;
+    authenticators.delete(key);
+    if (![...previous.authenticators.values()].includes(a)) a.close?.();
+  }
   if (errors.length > 0) {
     for (const provider of created) provider.close?.();
+    for (const a of used) if (![...previous.authenticators.values()].includes(a)) a.close?.();
     return { ok: false, errors };
   }
   const routes = specs.map((spec) => ({
@@ -139,6 +186,7 @@ export async function loadRoutes(
     segments: spec.segments,
     config: spec.config,
     credentials: providers.get(spec.credentialKey)!,
+    auth: auth.get(spec),
   }));
-  return { ok: true, routes, providers, fileText: read.fileText };
+  return { ok: true, routes, providers, authenticators, fileText: read.fileText };
 }

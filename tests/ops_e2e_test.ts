@@ -231,11 +231,13 @@ describe("readiness follows the credentials", () => {
           routes: [
             {
               prefix: "/keys/",
+              AUTH: "none",
               AWS_ACCESS_KEY_ID: "AKIAOPSKEYFILE000001",
               AWS_SIGNING_KEY_FILE: file,
             },
             {
               prefix: "/static/",
+              AUTH: "none",
               AWS_ACCESS_KEY_ID: "AKIAOPSSTATIC0000001",
               AWS_SECRET_ACCESS_KEY: "x/y+z",
             },

@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from "../src/ops/metrics.ts";
 import { requestId } from "../src/ops/request_id.ts";
 import { parseRoutes } from "../src/routes.ts";
 import { prng } from "./support/random.ts";
+import type { Authenticator } from "../src/auth/method.ts";
 
 const H = "http://proxy.test:8080";
 const APP = "https://app.example.com";
@@ -96,7 +97,10 @@ interface Rig {
   metrics: Metrics;
 }
 
-function rig(env: Record<string, string>, options: { failCredentials?: boolean } = {}): Rig {
+function rig(
+  env: Record<string, string>,
+  options: { failCredentials?: boolean; auth?: Authenticator[] } = {},
+): Rig {
   const calls: { url: string; headers: Headers }[] = [];
   const logs: LogEntry[] = [];
   const metrics = createMetrics();
@@ -113,7 +117,7 @@ function rig(env: Record<string, string>, options: { failCredentials?: boolean }
   };
   const config = cfg({ AWS_ENDPOINT_HOST: "s3.test", ...env });
   const handler = createRouter([
-    { prefix: "/", segments: [], config, credentials },
+    { prefix: "/", segments: [], config, credentials, auth: options.auth },
   ], { fetch: fakeFetch, now: Date.now, log: (e) => logs.push(e), metrics });
   return {
     handle: (path, init) => handler(new Request(H + path, init), { remoteAddr: "127.0.0.1" }),
@@ -291,7 +295,10 @@ describe("CORS settings", () => {
 
   test("per route in a routes file, and refused at server level", () => {
     const text = JSON.stringify({
-      routes: [{ prefix: "/", CORS_ALLOW_ORIGINS: APP }, { prefix: "/x/", ADMIN_PORT: "9" }],
+      routes: [
+        { prefix: "/", AUTH: "none", CORS_ALLOW_ORIGINS: APP },
+        { prefix: "/x/", AUTH: "none", ADMIN_PORT: "9" },
+      ],
     });
     const result = parseRoutes({ path: "r.json", text }, {});
     assert.ok(!result.ok);
@@ -412,7 +419,7 @@ describe("metrics text", () => {
     m.request('/a"b\\\n/', "redirect", 307, 0.003);
     m.request(null, "/some/path/as/decision", 999, 100);
     m.authFailure("/a/", "PROPFIND");
-    m.authFailure("/a/", "GET");
+    m.authFailure("/a/", "basic");
     const text = m.render({
       build: { version: "1.2.3", runtime: "deno", runtimeVersion: "2.9.6" },
       process: { residentBytes: 1000, openFds: 7 },
@@ -426,7 +433,7 @@ describe("metrics text", () => {
     );
     assert.equal(s.get('s3proxy_requests_total{route="none",decision="other",status="other"}'), 1);
     assert.equal(s.get('s3proxy_auth_failures_total{route="/a/",method="other"}'), 1);
-    assert.equal(s.get('s3proxy_auth_failures_total{route="/a/",method="GET"}'), 1);
+    assert.equal(s.get('s3proxy_auth_failures_total{route="/a/",method="basic"}'), 1);
     const le = (b: string) =>
       s.get(`s3proxy_request_duration_seconds_bucket{route="none",decision="other",le="${b}"}`);
     assert.equal(le("30"), 0);
@@ -445,6 +452,53 @@ describe("metrics text", () => {
     assert.equal(s.get('s3proxy_credential_refresh_failures_total{source="container"}'), 2);
     assert.equal(s.get("process_open_fds"), 7);
     assert.ok(!text.includes("process_heap_bytes"), "absent values are not exposed");
+  });
+});
+
+describe("with access control", () => {
+  /** A basic-auth stand-in: `Basic good` is admitted, any other `Authorization` refused. */
+  const basic: Authenticator = {
+    name: "basic",
+    check({ req }) {
+      const given = req.headers.get("authorization");
+      if (given === null) return Promise.resolve({ kind: "absent" });
+      if (given === "Basic good") return Promise.resolve({ kind: "ok", principal: "ann" });
+      return Promise.resolve({
+        kind: "fail",
+        status: 401,
+        code: "AccessDenied",
+        message: "wrong password",
+        reason: "bad password for ann",
+      });
+    },
+    challenge: () => 'Basic realm="files"',
+  };
+  const env = { ...CORS_ENV, AUTH: "basic", AUTH_BASIC_FILE: "/not/read/here" };
+
+  test("refusals are counted by route and method; CORS is on the 401 too", async () => {
+    const { handle, metrics } = rig(env, { auth: [basic] });
+    const tries: Record<string, string>[] = [{}, { authorization: "Basic bad" }, {
+      authorization: "Basic good",
+    }];
+    for (const headers of tries) {
+      const res = await handle("/bk/photo.jpg", { headers: { ...CURL, ...headers, origin: APP } });
+      await res.body?.cancel();
+      assertCors(res, APP, `status ${res.status}`);
+    }
+    const s = samples(metrics.render());
+    assert.equal(s.get('s3proxy_auth_failures_total{route="/",method="none"}'), 1);
+    assert.equal(s.get('s3proxy_auth_failures_total{route="/",method="basic"}'), 1);
+    assert.equal(s.get('s3proxy_requests_total{route="/",decision="redirect",status="307"}'), 1);
+  });
+
+  test("a preflight is answered before access control, and allows Authorization", async () => {
+    const { handle } = rig(env, { auth: [basic] });
+    const res = await handle("/bk/photo.jpg", {
+      method: "OPTIONS",
+      headers: { origin: APP, "access-control-request-method": "GET" },
+    });
+    assert.equal(res.status, 204);
+    assert.match(res.headers.get("access-control-allow-headers")!, /, Authorization$/);
   });
 });
 

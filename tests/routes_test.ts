@@ -10,8 +10,20 @@ import type { Credentials } from "../src/s3/sigv4.ts";
 
 const FILE = "/etc/s3proxy/routes.json";
 
+/** Routes that say nothing of access control are open here (the file requires AUTH). */
+function withAuth(doc: unknown): unknown {
+  const routes = (doc as { routes?: unknown })?.routes;
+  if (!Array.isArray(routes)) return doc;
+  return {
+    ...(doc as object),
+    routes: routes.map((r) =>
+      r && typeof r === "object" && !Array.isArray(r) && !("AUTH" in r) ? { AUTH: "none", ...r } : r
+    ),
+  };
+}
+
 function parse(doc: unknown, env: Record<string, string> = {}, mode?: number) {
-  return parseRoutes({ path: FILE, text: JSON.stringify(doc), mode }, env);
+  return parseRoutes({ path: FILE, text: JSON.stringify(withAuth(doc)), mode }, env);
 }
 
 function errorsOf(doc: unknown, env: Record<string, string> = {}, mode?: number): string[] {
@@ -144,6 +156,27 @@ describe("routes file: reading and validation", () => {
     );
   });
 
+  test("a duplicate of a route with other problems, and a secret in a bad route, are reported too", () => {
+    const errors = errorsOf(
+      {
+        routes: [
+          { prefix: "/a/", S3_BUKET: "x" },
+          { prefix: "/a/" },
+          { prefix: "/s/", AWS_SECRET_ACCESS_KEY: "topsecretvalue" },
+        ],
+      },
+      {},
+      0o100644,
+    );
+    const has = (re: RegExp) =>
+      assert.ok(errors.some((e) => re.test(e)), `no error matching ${re}:\n${errors.join("\n")}`);
+    has(/route 0 \(\/a\/\): unknown key "S3_BUKET"/);
+    has(/route 1 \(\/a\/\): the prefix is the same as route 0 \(\/a\/\)'s/);
+    has(/route 2 \(\/s\/\): AWS_SECRET_ACCESS_KEY: needs AWS_ACCESS_KEY_ID/);
+    has(/holds a secret \(AWS_SECRET_ACCESS_KEY in route 2 \(\/s\/\)\).*\(mode 0644\)/);
+    for (const e of errors) assert.ok(!e.includes("topsecretvalue"), e);
+  });
+
   test("a credential setting without its pair, or two forms mixed", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ AWS_ACCESS_KEY_ID: "K" }, /AWS_ACCESS_KEY_ID: needs AWS_SECRET_ACCESS_KEY/],
@@ -225,6 +258,37 @@ describe("routes file: reading and validation", () => {
       assert.match(broken.errors[0], /not valid JSON/);
       assert.ok(!broken.errors[0].includes("SECRETVALUE"), broken.errors[0]);
     }
+  });
+
+  test("every route must say AUTH; a method without its file or issuer is an error", () => {
+    const missing = parseRoutes({
+      path: FILE,
+      text: JSON.stringify({ routes: [{ prefix: "/a/" }, { prefix: "/b/", AUTH: "none" }] }),
+    }, {});
+    assert.equal(missing.ok, false);
+    if (!missing.ok) {
+      assert.equal(missing.errors.length, 1, missing.errors.join("\n"));
+      assert.match(missing.errors[0], /route 0 \(\/a\/\): AUTH: required on every route/);
+    }
+    const errors = errorsOf({
+      routes: [
+        { prefix: "/a/", AUTH: "basic" },
+        { prefix: "/b/", AUTH: "jwt" },
+        { prefix: "/c/", AUTH: "sigv4" },
+        { prefix: "/d/", AUTH: "none,basic", AUTH_BASIC_FILE: "/h" },
+        { prefix: "/e/", AUTH: "password" },
+        { prefix: "/f/", AUTH: "jwt", AUTH_JWT_ISSUER: "not a url", AUTH_JWT_AUDIENCE: "x" },
+      ],
+    });
+    const has = (re: RegExp) =>
+      assert.ok(errors.some((e) => re.test(e)), `no error matching ${re}:\n${errors.join("\n")}`);
+    has(/route 0 \(\/a\/\): AUTH=basic needs AUTH_BASIC_FILE/);
+    has(/route 1 \(\/b\/\): AUTH=jwt needs AUTH_JWT_ISSUER .* or AUTH_JWT_JWKS_URL/);
+    has(/route 1 \(\/b\/\): AUTH=jwt needs AUTH_JWT_AUDIENCE/);
+    has(/route 2 \(\/c\/\): AUTH=sigv4 needs AUTH_SIGV4_KEYS_FILE/);
+    has(/route 3 \(\/d\/\): AUTH: "none" admits everyone/);
+    has(/route 4 \(\/e\/\): AUTH: "password" is not one of none, basic, jwt, sigv4/);
+    has(/route 5 \(\/f\/\): AUTH_JWT_ISSUER: "not a url" is not an http\(s\) URL/);
   });
 
   test("the file's shape", () => {

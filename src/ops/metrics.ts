@@ -4,8 +4,8 @@
  *
  * Every label value comes from a bounded set: route prefixes (from the configuration), decision
  * names (from the code, checked against a pattern), status codes (100-599), upstream outcomes
- * (status classes, `timeout`, `unreachable`), HTTP methods (`GET`, `HEAD`, `OPTIONS`, else
- * `other`). Never a path, a key or a user name: ten thousand distinct paths add no series.
+ * (status classes, `timeout`, `unreachable`), access-control methods (`basic`, `jwt`, `sigv4`,
+ * `none`, else `other`). Never a path, a key or a user name: ten thousand distinct paths add no series.
  *
  * The hot path (one {@linkcode Metrics.request} per request) is two map lookups and a bucket
  * search; the text is built only when scraped.
@@ -50,8 +50,9 @@ export interface Metrics extends UpstreamMetrics {
   /** Bytes of response bodies sent for a route (`null`: under no route). */
   responseBytes(route: string | null, bytes: number): void;
   /**
-   * A request refused by a route's access control (`s3proxy_auth_failures_total`): call it
-   * once per refused request, with the route's prefix and the request's method.
+   * A request refused by a route's access control (`s3proxy_auth_failures_total`): the route's
+   * prefix and the access-control method that refused it (`basic`, `jwt`, `sigv4`; `none`: no
+   * credentials were presented).
    */
   authFailure(route: string | null, method: string): void;
   /** The exposition text of everything recorded, then of `extra`. */
@@ -92,7 +93,7 @@ export interface ProcessState {
 }
 
 const DECISION = /^[a-z][a-z-]{0,31}$/;
-const METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const AUTH_METHODS = new Set(["basic", "jwt", "sigv4", "none"]);
 
 /** A decision name as a label: anything that is not a short lower-case word is `other`. */
 function decisionLabel(decision: string): string {
@@ -258,7 +259,7 @@ export function createMetrics(): Metrics {
   );
   const authFailures = new CounterFamily(
     "s3proxy_auth_failures_total",
-    "Requests refused by a route's access control, by route prefix and method.",
+    "Requests refused by a route's access control, by route prefix and access-control method.",
     ["route", "method"],
   );
   // The hot path: one lookup by the raw values (bounded as they are: prefixes, the code's
@@ -289,7 +290,7 @@ export function createMetrics(): Metrics {
       upstreamDurations.observe([route], seconds);
     },
     authFailure(route, method) {
-      authFailures.add([routeLabel(route), METHODS.has(method) ? method : "other"]);
+      authFailures.add([routeLabel(route), AUTH_METHODS.has(method) ? method : "other"]);
     },
     render(extra = {}) {
       const out: string[] = [];
