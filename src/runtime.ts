@@ -91,6 +91,7 @@ interface NodeLikeProcess {
   exit(code: number): never;
   exitCode?: number;
   memoryUsage(): { rss: number; heapUsed: number };
+  getBuiltinModule?(id: string): unknown;
 }
 
 const FD_DIR = "/proc/self/fd";
@@ -105,7 +106,8 @@ function denoRuntime(): Runtime {
     stats() {
       const memory = Deno.memoryUsage();
       let openFds: number | undefined;
-      // Only with read permission for it: never a permission prompt.
+      // Never a permission prompt: only with read permission, and Deno 2 allows /proc/self
+      // only with --allow-all besides.
       if (Deno.permissions.querySync?.({ name: "read", path: FD_DIR }).state === "granted") {
         try {
           openFds = [...Deno.readDirSync(FD_DIR)].length;
@@ -162,7 +164,6 @@ function denoRuntime(): Runtime {
 
 function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtime {
   const windows = proc.platform === "win32";
-  const require = (import.meta as { require?: (id: string) => unknown }).require;
   return {
     name: "bun",
     version: bun.version,
@@ -170,7 +171,10 @@ function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtim
       const memory = proc.memoryUsage();
       let openFds: number | undefined;
       try {
-        const fs = require?.("fs") as { readdirSync(path: string): string[] } | undefined;
+        // Not import.meta.require: a --bytecode build is CommonJS, where import.meta is an error.
+        const fs = proc.getBuiltinModule?.("fs") as
+          | { readdirSync(path: string): string[] }
+          | undefined;
         openFds = fs?.readdirSync(FD_DIR).length;
       } catch { /* not Linux */ }
       return { residentBytes: memory.rss, heapBytes: memory.heapUsed, openFds };
