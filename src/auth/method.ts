@@ -35,7 +35,8 @@ export interface AuthInput {
 /** A refusal: status, an S3-style code, a message safe to show, and headers of the answer. */
 export interface AuthFailure {
   readonly kind: "fail";
-  readonly status: 401 | 403;
+  /** `400` for malformed credentials (SigV4's `AuthorizationHeaderMalformed`...). */
+  readonly status: 400 | 401 | 403;
   readonly code: string;
   readonly message: string;
   /** `WWW-Authenticate`, for a method whose credentials were presented and refused. */
