@@ -18,7 +18,10 @@
  *   to redirect to with a slash), then presigns;
  * - **proxied**: `GET` of an `index.html`: route + sign + upstream fetch + streamed body + log;
  * - **listing**: `GET` of a folder without `index.html`: two upstream requests (the `index.html`
- *   404, then ListObjectsV2), the XML parsed and rendered as HTML.
+ *   404, then ListObjectsV2), the XML parsed and rendered as HTML;
+ * - **redirect10**, **proxied10**: the redirect and proxied cases through a second proxy with a
+ *   ROUTES_FILE of ten routes (each with its own prefix, bucket setting and credentials; the one
+ *   measured is the last), against the one route at `/` of the cases above.
  *
  * Load comes from `wrk` when it is on the PATH (requests/s and p50/p99 latency), else from an
  * in-process generator (N concurrent keep-alive `fetch` loops for a fixed time), and the output
@@ -29,8 +32,8 @@
  *
  * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
  * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,browser,proxied,listing`, `--generator auto|wrk|fetch`, `--budget S` (default
- * 90), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar).
+ * `--cases bare,redirect,browser,proxied,listing,redirect10,proxied10`, `--generator auto|wrk|fetch`,
+ * `--budget S` (default 150), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar).
  *
  * @module
  */
@@ -102,8 +105,20 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
   return values as T[];
 }
 
-const CASES = ["bare", "redirect", "browser", "proxied", "listing"] as const;
+const CASES = [
+  "bare",
+  "redirect",
+  "browser",
+  "proxied",
+  "listing",
+  "redirect10",
+  "proxied10",
+] as const;
 type Case = typeof CASES[number];
+/** The cases served by the proxy with ten routes, and the one-route case each is compared with. */
+const TEN_ROUTES: Record<string, Case> = { redirect10: "redirect", proxied10: "proxied" };
+/** The prefix of the measured route among the ten (the last one in the file). */
+const TEN_PREFIX = "/site9/";
 
 // ---------------------------------------------------------------------------------------------
 // The S3-like upstream (in this process).
@@ -400,6 +415,7 @@ async function check(
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
     case "redirect":
+    case "redirect10":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
@@ -410,6 +426,7 @@ async function check(
       return 307;
     }
     case "proxied":
+    case "proxied10":
       if (res.status !== 200 || body !== INDEX_HTML) fail("not the index.html");
       return 200;
     case "listing":
@@ -453,7 +470,7 @@ async function main(): Promise<void> {
   const warmup = numberOption("--warmup", 1, 0);
   const connections = Math.floor(numberOption("--connections", 64, 1));
   const threads = Math.floor(numberOption("--threads", 1, 1));
-  const budget = numberOption("--budget", 90, 5);
+  const budget = numberOption("--budget", 150, 5);
   const minRatio = numberOption("--min-ratio", 0, 0);
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
@@ -497,6 +514,22 @@ async function main(): Promise<void> {
     upstreamHandler,
   );
   const upstreamHost = `127.0.0.1:${upstream.addr.port}`;
+  // Ten routes, each with its own prefix, bucket setting and (dummy) credentials; the measured one
+  // is the last, so that matching looks at every prefix. Private: it holds secrets.
+  const scratch = await Deno.makeTempDir({ prefix: "proxy-bench-" });
+  const routesFile = `${scratch}/routes.json`;
+  await Deno.writeTextFile(
+    routesFile,
+    JSON.stringify({
+      routes: Array.from({ length: 10 }, (_, i) => ({
+        prefix: i === 9 ? TEN_PREFIX : `/site${i}/`,
+        S3_BUCKET: BUCKET,
+        AWS_ACCESS_KEY_ID: `AKIAIOSFODNN7EXAMPL${i}`,
+        AWS_SECRET_ACCESS_KEY: `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE${i}`,
+      })),
+    }),
+    { mode: 0o600 },
+  );
   const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
   let failed = false;
 
@@ -525,40 +558,46 @@ async function main(): Promise<void> {
         await using bare = await startBare(runtime);
         await measure(runtime, "bare", bare.url);
       }
-      const proxied = cases.filter((c) => c !== "bare");
-      if (proxied.length === 0) continue;
-      const proxy = await startProxy({
-        runtime,
-        env: {
-          AWS_ENDPOINT_HOST: upstreamHost,
-          AWS_ENDPOINT_SCHEME: "http",
-          AWS_REGION: "us-east-1",
-          AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-          AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        },
-      });
-      proxies.add(proxy);
-      try {
-        const paths: Record<Exclude<Case, "bare">, string> = {
-          redirect: `/${BUCKET}/${PHOTO}`,
-          browser: `/${BUCKET}/${PHOTO}`,
-          proxied: `/${BUCKET}/site/index.html`,
-          listing: `/${BUCKET}/docs/`,
-        };
-        for (const kind of proxied) {
-          await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
+      const paths: Record<Exclude<Case, "bare">, string> = {
+        redirect: `/${BUCKET}/${PHOTO}`,
+        browser: `/${BUCKET}/${PHOTO}`,
+        proxied: `/${BUCKET}/site/index.html`,
+        listing: `/${BUCKET}/docs/`,
+        redirect10: `${TEN_PREFIX}${PHOTO}`,
+        proxied10: `${TEN_PREFIX}site/index.html`,
+      };
+      const env = {
+        AWS_ENDPOINT_HOST: upstreamHost,
+        AWS_ENDPOINT_SCHEME: "http",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      };
+      const one = cases.filter((c) => c !== "bare" && !(c in TEN_ROUTES));
+      const ten = cases.filter((c) => c in TEN_ROUTES);
+      const runs: [Case[], Record<string, string>][] = [[one, env]];
+      if (ten.length > 0) runs.push([ten, { ...env, ROUTES_FILE: routesFile }]);
+      for (const [group, groupEnv] of runs) {
+        if (group.length === 0) continue;
+        const proxy = await startProxy({ runtime, env: groupEnv });
+        proxies.add(proxy);
+        try {
+          for (const kind of group) {
+            await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
+          }
+          const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
+          if (errors > 0) {
+            console.log(`${runtime}: the proxy logged ${errors} errors`);
+            failed = true;
+          }
+        } finally {
+          await proxy.stop();
+          proxies.delete(proxy);
         }
-        const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
-        if (errors > 0) {
-          console.log(`${runtime}: the proxy logged ${errors} errors`);
-          failed = true;
-        }
-      } finally {
-        await proxy.stop();
-        proxies.delete(proxy);
       }
     }
   } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
     await upstream.shutdown();
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
@@ -567,6 +606,10 @@ async function main(): Promise<void> {
   for (const runtime of runtimes) {
     const rps = (kind: Case) =>
       rows.find((r) => r.runtime === runtime && r.kind === kind)?.result.rps;
+    const ten = Object.entries(TEN_ROUTES).filter(([c, o]) => rps(c as Case) && rps(o)).map(
+      ([c, o]) => `${c}/${o} ${(100 * rps(c as Case)! / rps(o)!).toFixed(0)}%`,
+    );
+    if (ten.length > 0) console.log(`${runtime}, ten routes vs one: ${ten.join(", ")}`);
     const bare = rps("bare");
     if (bare === undefined) continue;
     const ratios = cases.filter((c) => c !== "bare" && rps(c) !== undefined).map((c) =>

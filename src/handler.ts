@@ -13,14 +13,7 @@
 
 import type { Config } from "./config.ts";
 import type { CredentialProvider } from "./credentials/provider.ts";
-import {
-  checkMethod,
-  classifyClient,
-  type ClientKind,
-  decideRoute,
-  parseTarget,
-  type Target,
-} from "./route.ts";
+import { checkMethod, classifyClient, decideRoute, parseTarget, type Target } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
 import { clientAddress, isAllowed } from "./net.ts";
 import { type Admitted, authenticate, type Authenticator, mayRead } from "./auth/method.ts";
@@ -29,6 +22,7 @@ import { dispatch, privately, readTarget } from "./proxy/dispatch.ts";
 import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { routeIndexPage } from "./proxy/folder.ts";
 import { accessLogEntry, type Facts } from "./proxy/log.ts";
+import { serveSite } from "./proxy/site.ts";
 import { messageOf } from "./text.ts";
 
 export type { LogEntry } from "./proxy/context.ts";
@@ -79,6 +73,105 @@ function refused(error: ErrorParts, facts: Facts, method: string): Outcome {
   return { response: errorResponse(error, facts.client, method), decision: "reject" };
 }
 
+/** The routes as mounted, and what `/` shows when no route is mounted there. */
+interface Table {
+  readonly mounts: readonly Mount<{ backend: Backend; auth: readonly Authenticator[] }>[];
+  /** The decoded prefixes of the routes whose listings are on, or undefined: a route has `/`. */
+  readonly index?: readonly string[];
+}
+
+/** Up to the route: the target parsed, the client classified, the route matched and entered. */
+async function serve(
+  table: Table,
+  req: Request,
+  method: string,
+  facts: Facts,
+  conn?: ConnInfo,
+): Promise<Outcome> {
+  const target = parseTarget(req.url, req.headers);
+  if ("kind" in target) return refused(target, facts, method);
+  [facts.client, facts.clientReason] = classifyClient(req.headers, target.query);
+  const match = matchMount(table.mounts, target.path);
+  if (!match) {
+    const bad = checkMethod(method);
+    if (bad) return refused(bad, facts, method);
+    if (table.index && target.path === "/" && facts.client !== "api") {
+      return { response: routeIndexPage(table.index, req, method), decision: "routes" };
+    }
+    const none = { status: 404, code: "NoSuchRoute", message: "no route serves this path" };
+    return refused(none, facts, method);
+  }
+  const { backend, auth } = match.mount.value;
+  facts.route = backend.prefix;
+  const { allowCidrs, trustedProxies } = backend.config;
+  facts.clientAddr = clientAddress(
+    conn?.remoteAddr,
+    req.headers.get("x-forwarded-for"),
+    trustedProxies,
+  );
+  if (allowCidrs && !isAllowed(facts.clientAddr, allowCidrs)) {
+    const message = "this address may not use this route (ALLOW_CIDRS)";
+    return refused({ status: 403, code: "AccessDenied", message }, facts, method);
+  }
+  // Before anything goes upstream (folder checks, slash redirects, HEAD probes included).
+  const input = { req, method, url: req.url, clientAddr: facts.clientAddr };
+  const admitted = await authenticate(auth, input);
+  facts.auth = admitted.method;
+  if (admitted.kind === "fail") {
+    facts.authFailure = admitted.reason;
+    return refused(admitted, facts, method);
+  }
+  facts.principal = admitted.principal;
+  const outcome = await serveRoute(req, method, facts, backend, match, target.query, admitted);
+  return admitted.principal === undefined
+    ? outcome
+    : { ...outcome, response: privately(outcome.response) };
+}
+
+/** Under the route: the slash redirect, the decision, its prefix limits, and the dispatch. */
+async function serveRoute(
+  req: Request,
+  method: string,
+  facts: Facts,
+  backend: Backend,
+  match: { rest: string; bare: boolean },
+  query: Target["query"],
+  admitted: Admitted,
+): Promise<Outcome> {
+  const { client } = facts;
+  if (match.bare && client !== "api" && !checkMethod(method)) {
+    const q = req.url.indexOf("?");
+    const location = backend.mountPath + (q < 0 ? "" : req.url.slice(q));
+    const response = new Response(null, {
+      status: 302,
+      headers: { location, "cache-control": "no-store" },
+    });
+    return { response, decision: "slash" };
+  }
+  const decided = decideRoute(method, match.rest, query, client, backend.config);
+  if (decided.kind === "reject") return refused(decided, facts, method);
+  if (!mayRead(admitted.prefixes, readTarget(decided, method))) {
+    const message = "Access Denied: this key may not read here";
+    return refused({ status: 403, code: "AccessDenied", message }, facts, method);
+  }
+  const decision = decided.kind === "object" ? decided.mode : decided.kind;
+  try {
+    const ex = { req, clientAddr: facts.clientAddr, method, client, backend };
+    // A site's documents are keys too: a principal limited to prefixes gets only theirs.
+    const may = (bucket: string, key: string) => mayRead(admitted.prefixes, { bucket, key });
+    const site = await serveSite(ex, decided, () => dispatch(ex, decided), may);
+    return { response: site.response, decision: site.document ?? decision };
+  } catch (e) {
+    const known = e instanceof HttpError;
+    const response = errorResponse(
+      known ? e : { status: 500, code: "InternalError", message: "internal error" },
+      client,
+      method,
+    );
+    return { response, decision, error: known ? e.detail : messageOf(e) };
+  }
+}
+
 /**
  * Creates the handler for several routes, each under its path prefix (longest prefix, aligned
  * on segments). A path under no route is a `404` and nothing goes upstream; a browser at `/`
@@ -92,122 +185,25 @@ function refused(error: ErrorParts, facts: Facts, method: string): Outcome {
  * ], { fetch, now: Date.now });
  * ```
  */
-export function createRouter(
-  routes: readonly ServedRoute[],
-  deps: RouterDeps,
-): Handler {
+export function createRouter(routes: readonly ServedRoute[], deps: RouterDeps): Handler {
   const log = deps.log ?? (() => {});
-  const mounts: Mount<{ backend: Backend; auth: readonly Authenticator[] }>[] = routes.map(
-    (r) => ({
+  const table: Table = {
+    mounts: routes.map((r) => ({
       segments: r.segments,
       value: { auth: r.auth ?? [], backend: backendOf(r, deps, log) },
-    }),
-  );
-  // A browser at `/` with no route there sees the routes whose listings are on.
-  const index = routes.some((r) => r.segments.length === 0)
-    ? undefined
-    : routes.filter((r) => r.config.listing).map((r) => r.segments.join("/") + "/");
-
-  /** Up to the route: the target parsed, the client classified, the route matched. */
-  async function serve(req: Request, method: string, facts: Facts, conn?: ConnInfo) {
-    const target = parseTarget(req.url, req.headers);
-    if ("kind" in target) return refused(target, facts, method);
-    [facts.client, facts.clientReason] = classifyClient(req.headers, target.query);
-    const match = matchMount(mounts, target.path);
-    if (!match) {
-      const bad = checkMethod(method);
-      if (bad) return refused(bad, facts, method);
-      if (index && target.path === "/" && facts.client !== "api") {
-        return { response: routeIndexPage(index, req, method), decision: "routes" };
-      }
-      const none = { status: 404, code: "NoSuchRoute", message: "no route serves this path" };
-      return refused(none, facts, method);
-    }
-    const { backend, auth } = match.mount.value;
-    facts.route = backend.prefix;
-    const { allowCidrs, trustedProxies } = backend.config;
-    facts.clientAddr = clientAddress(
-      conn?.remoteAddr,
-      req.headers.get("x-forwarded-for"),
-      trustedProxies,
-    );
-    if (allowCidrs && !isAllowed(facts.clientAddr, allowCidrs)) {
-      const message = "this address may not use this route (ALLOW_CIDRS)";
-      return refused({ status: 403, code: "AccessDenied", message }, facts, method);
-    }
-    // Before anything goes upstream (folder checks, slash redirects, HEAD probes included).
-    const input = { req, method, url: req.url, clientAddr: facts.clientAddr };
-    const admitted = await authenticate(auth, input);
-    facts.auth = admitted.method;
-    if (admitted.kind === "fail") {
-      facts.authFailure = admitted.reason;
-      return refused(admitted, facts, method);
-    }
-    facts.principal = admitted.principal;
-    const outcome = await serveRoute(req, method, facts, backend, match, target.query, admitted);
-    return admitted.principal === undefined
-      ? outcome
-      : { ...outcome, response: privately(outcome.response) };
-  }
-
-  /** Under the route: the decision, its prefix limits, and the dispatch. */
-  async function serveRoute(
-    req: Request,
-    method: string,
-    facts: Facts,
-    backend: Backend,
-    match: { rest: string; bare: boolean },
-    query: Target["query"],
-    admitted: Admitted,
-  ): Promise<Outcome> {
-    const { client } = facts;
-    if (match.bare && client !== "api" && !checkMethod(method)) {
-      const q = req.url.indexOf("?");
-      const location = backend.mountPath + (q < 0 ? "" : req.url.slice(q));
-      const response = new Response(null, {
-        status: 302,
-        headers: { location, "cache-control": "no-store" },
-      });
-      return { response, decision: "slash" };
-    }
-    const decided = decideRoute(method, match.rest, query, client, backend.config);
-    if (decided.kind === "reject") return refused(decided, facts, method);
-    if (!mayRead(admitted.prefixes, readTarget(decided, method))) {
-      const message = "Access Denied: this key may not read here";
-      return refused({ status: 403, code: "AccessDenied", message }, facts, method);
-    }
-    const decision = decided.kind === "object" ? decided.mode : decided.kind;
-    try {
-      const ex = { req, clientAddr: facts.clientAddr, method, client, backend };
-      return { response: await dispatch(ex, decided), decision };
-    } catch (e) {
-      const known = e instanceof HttpError;
-      const response = errorResponse(
-        known ? e : { status: 500, code: "InternalError", message: "internal error" },
-        client,
-        method,
-      );
-      return { response, decision, error: known ? e.detail : messageOf(e) };
-    }
-  }
-
+    })),
+    index: routes.some((r) => r.segments.length === 0)
+      ? undefined
+      : routes.filter((r) => r.config.listing).map((r) => r.segments.join("/") + "/"),
+  };
   return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
     const method = req.method;
     const facts: Facts = { route: null, client: "http", clientReason: "n/a" };
-    const { response, decision, error } = await serve(req, method, facts, conn);
+    const { response, decision, error } = await serve(table, req, method, facts, conn);
+    const { status } = response;
     const ms = deps.now() - started;
-    log(
-      accessLogEntry({
-        started,
-        ms,
-        method,
-        url: req.url,
-        status: response.status,
-        decision,
-        error,
-      }, facts),
-    );
+    log(accessLogEntry({ started, ms, method, url: req.url, status, decision, error }, facts));
     return response;
   };
 }
