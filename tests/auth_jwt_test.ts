@@ -44,7 +44,7 @@ const bearer = (token: string) => input(`Bearer ${token}`);
 function refused(outcome: AuthOutcome, reason: RegExp) {
   if (outcome.kind !== "fail") assert.fail(`expected a refusal, got ${JSON.stringify(outcome)}`);
   assert.equal(outcome.status, 401);
-  assert.equal(outcome.headers?.["www-authenticate"], 'Bearer error="invalid_token"');
+  assert.equal(outcome.headers?.["www-authenticate"], 'Bearer realm="r", error="invalid_token"');
   assert.equal(outcome.message, "the bearer token was refused", "no detail for the client");
   assert.match(outcome.reason, reason);
 }
@@ -342,6 +342,7 @@ describe("the jwt method", () => {
       issuer: issuer.issuer,
       audience: AUDIENCE,
       require: [],
+      realm: "r",
     }, {
       ...io(clock, logs),
       setTimeout: (fn, ms) => timers.push({ fn, ms }),

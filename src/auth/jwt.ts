@@ -21,7 +21,7 @@
  * - A verified token is remembered (by its SHA-256, never the token) until it expires or for
  *   {@linkcode JwtOptions.cacheMs}, whichever is first, in a bounded table emptied when the key
  *   set changes; `exp`/`nbf` are checked on every use.
- * - A refusal is `401` with `WWW-Authenticate: Bearer error="invalid_token"` and a body that
+ * - A refusal is `401` with `WWW-Authenticate: Bearer realm="...", error="invalid_token"`, a body that
  *   says nothing more; the reason goes to the log. The principal is the token's `sub`.
  *
  * @module
@@ -220,6 +220,9 @@ export async function createJwtAuth(options: JwtOptions, io: AuthIo): Promise<Au
   const fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
   const source = options.jwksUrl ?? options.issuer!;
   const challenge = options.realm === undefined ? "Bearer" : `Bearer realm="${options.realm}"`;
+  const invalid = options.realm === undefined
+    ? 'Bearer error="invalid_token"'
+    : `Bearer realm="${options.realm}", error="invalid_token"`;
   const log = (level: string, event: string, fields: Record<string, unknown> = {}) =>
     io.log({ level, event, method: "jwt", source, ...fields });
 
@@ -390,7 +393,7 @@ export async function createJwtAuth(options: JwtOptions, io: AuthIo): Promise<Au
     status: 401,
     code: "InvalidToken",
     message: "the bearer token was refused",
-    headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+    headers: { "www-authenticate": invalid },
     reason,
   });
 

@@ -107,10 +107,14 @@ export async function authenticate(
     }
     if (outcome.kind === "fail" && !failure) failure = { ...outcome, method: m.name };
   }
-  const challenges = methods.map((m) => m.challenge?.()).filter((c): c is string => !!c);
+  const challengesOf = (ms: readonly Authenticator[]) =>
+    ms.map((m) => m.challenge?.()).filter((c): c is string => !!c);
+  const challenges = challengesOf(methods);
   if (failure) {
+    // The refused method's own header stands for its challenge; the others add theirs.
     const own = failure.headers?.["www-authenticate"];
-    const all = [...new Set([...(own ? [own] : []), ...challenges])];
+    const others = challengesOf(own ? methods.filter((m) => m.name !== failure!.method) : methods);
+    const all = [...new Set([...(own ? [own] : []), ...others])];
     return {
       ...failure,
       headers: all.length > 0 && failure.status === 401
