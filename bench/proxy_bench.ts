@@ -18,7 +18,15 @@
  *   to redirect to with a slash), then presigns;
  * - **proxied**: `GET` of an `index.html`: route + sign + upstream fetch + streamed body + log;
  * - **listing**: `GET` of a folder without `index.html`: two upstream requests (the `index.html`
- *   404, then ListObjectsV2), the XML parsed and rendered as HTML.
+ *   404, then ListObjectsV2), the XML parsed and rendered as HTML;
+ * - **basic**: the redirect case on a route with `AUTH=basic` (an htpasswd line of cost 10), the
+ *   same credentials every time, so after the first request bcrypt is not paid (the cache);
+ * - **jwt**: the redirect case on a route with `AUTH=jwt` and an RS256 token (the issuer of
+ *   tests/support/oidc.ts, in this process), the same token every time (the verified-token cache).
+ *
+ * With `basic` or `jwt` among the cases, the proxy serves a routes file (the open route at `/`,
+ * `basic` under `/b/`, `jwt` under `/j/`), so every proxied case pays the same route matching,
+ * and the run prints each auth case's cost per request relative to redirect.
  *
  * Load comes from `wrk` when it is on the PATH (requests/s and p50/p99 latency), else from an
  * in-process generator (N concurrent keep-alive `fetch` loops for a fixed time), and the output
@@ -29,8 +37,10 @@
  *
  * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
  * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,browser,proxied,listing`, `--generator auto|wrk|fetch`, `--budget S` (default
- * 90), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar).
+ * `--cases bare,redirect,browser,proxied,listing,basic,jwt`, `--generator auto|wrk|fetch`, `--budget S` (default
+ * 90), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar),
+ * `--max-auth-cost C` (exit 1 when basic or jwt costs more than C times redirect per request;
+ * default 0, no bar).
  *
  * @module
  */
@@ -38,6 +48,8 @@
 import process from "node:process";
 import { readLines } from "../tests/support/lines.ts";
 import { type ProxyHandle, REPO_ROOT, type Runtime, startProxy } from "../tests/support/proxy.ts";
+import { makeKey, signJwt, startIssuer } from "../tests/support/oidc.ts";
+import { bcryptHash } from "../src/auth/bcrypt.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The bare server: `deno run --allow-net bench/proxy_bench.ts --serve-bare` or `bun run ... `.
@@ -102,7 +114,7 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
   return values as T[];
 }
 
-const CASES = ["bare", "redirect", "browser", "proxied", "listing"] as const;
+const CASES = ["bare", "redirect", "browser", "proxied", "listing", "basic", "jwt"] as const;
 type Case = typeof CASES[number];
 
 // ---------------------------------------------------------------------------------------------
@@ -400,6 +412,8 @@ async function check(
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
     case "redirect":
+    case "basic":
+    case "jwt":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
@@ -455,6 +469,7 @@ async function main(): Promise<void> {
   const threads = Math.floor(numberOption("--threads", 1, 1));
   const budget = numberOption("--budget", 90, 5);
   const minRatio = numberOption("--min-ratio", 0, 0);
+  const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
   const generatorOption = option("--generator", "auto");
@@ -497,11 +512,45 @@ async function main(): Promise<void> {
     upstreamHandler,
   );
   const upstreamHost = `127.0.0.1:${upstream.addr.port}`;
+  const withAuth = cases.includes("basic") || cases.includes("jwt");
+  const jwtKey = makeKey("RS256", "bench");
+  const issuer = withAuth ? await startIssuer([jwtKey]) : undefined;
+  const authHeaders: Partial<Record<Case, Record<string, string>>> = {};
+  let routesFile: string | undefined;
+  if (issuer) {
+    const dir = await Deno.makeTempDir({ prefix: "proxy-bench-" });
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    await Deno.writeTextFile(`${dir}/htpasswd`, `bench:${bcryptHash("bench-pass", salt, 10)}\n`);
+    routesFile = `${dir}/routes.json`;
+    await Deno.writeTextFile(
+      routesFile,
+      JSON.stringify({
+        routes: [
+          { prefix: "/", AUTH: "none" },
+          { prefix: "/b/", AUTH: "basic", AUTH_BASIC_FILE: `${dir}/htpasswd` },
+          {
+            prefix: "/j/",
+            AUTH: "jwt",
+            AUTH_JWT_ISSUER: issuer.issuer,
+            AUTH_JWT_AUDIENCE: "bench",
+          },
+        ],
+      }),
+    );
+    authHeaders.basic = { authorization: `Basic ${btoa("bench:bench-pass")}` };
+    const token = signJwt(jwtKey, {
+      iss: issuer.issuer,
+      aud: "bench",
+      sub: "bench-user",
+      exp: Math.floor(Date.now() / 1000) + 86_400,
+    });
+    authHeaders.jwt = { authorization: `Bearer ${token}` };
+  }
   const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
   let failed = false;
 
   const measure = async (runtime: Runtime, kind: Case, url: string) => {
-    const headers = kind === "browser" ? BROWSER_HEADERS : {};
+    const headers = kind === "browser" ? BROWSER_HEADERS : authHeaders[kind] ?? {};
     const expect = await check(kind, url, headers, upstreamHost);
     const run = (s: number) =>
       wrk
@@ -535,6 +584,7 @@ async function main(): Promise<void> {
           AWS_REGION: "us-east-1",
           AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
           AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+          ...(routesFile ? { ROUTES_FILE: routesFile } : {}),
         },
       });
       proxies.add(proxy);
@@ -544,6 +594,8 @@ async function main(): Promise<void> {
           browser: `/${BUCKET}/${PHOTO}`,
           proxied: `/${BUCKET}/site/index.html`,
           listing: `/${BUCKET}/docs/`,
+          basic: `/b/${BUCKET}/${PHOTO}`,
+          jwt: `/j/${BUCKET}/${PHOTO}`,
         };
         for (const kind of proxied) {
           await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
@@ -560,6 +612,10 @@ async function main(): Promise<void> {
     }
   } finally {
     await upstream.shutdown();
+    await issuer?.close();
+    if (routesFile) {
+      await Deno.remove(routesFile.replace(/\/routes\.json$/, ""), { recursive: true });
+    }
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
@@ -567,6 +623,23 @@ async function main(): Promise<void> {
   for (const runtime of runtimes) {
     const rps = (kind: Case) =>
       rows.find((r) => r.runtime === runtime && r.kind === kind)?.result.rps;
+    const open = rps("redirect");
+    const costs = (["basic", "jwt"] as const).filter((c) => rps(c) !== undefined && open);
+    if (costs.length > 0) {
+      const cost = (c: Case) => open! / rps(c)!;
+      console.log(
+        `${runtime}: cost per request against redirect: ` +
+          costs.map((c) => `${c} ${cost(c).toFixed(2)}x`).join(", "),
+      );
+      for (const c of costs) {
+        if (maxAuthCost > 0 && cost(c) > maxAuthCost) {
+          console.error(
+            `FAIL: ${runtime} ${c} costs ${cost(c).toFixed(2)}x redirect (> ${maxAuthCost})`,
+          );
+          failed = true;
+        }
+      }
+    }
     const bare = rps("bare");
     if (bare === undefined) continue;
     const ratios = cases.filter((c) => c !== "bare" && rps(c) !== undefined).map((c) =>
