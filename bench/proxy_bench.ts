@@ -19,14 +19,15 @@
  * - **proxied**: `GET` of an `index.html`: route + sign + upstream fetch + streamed body + log;
  * - **listing**: `GET` of a folder without `index.html`: two upstream requests (the `index.html`
  *   404, then ListObjectsV2), the XML parsed and rendered as HTML;
+ * - **redirect10**, **proxied10**: the redirect and proxied cases through a second proxy with a
+ *   ROUTES_FILE of ten routes (each with its own prefix, bucket setting and credentials; the one
+ *   measured is the last), against the one route at `/` of the cases above;
  * - **basic**: the redirect case on a route with `AUTH=basic` (an htpasswd line of cost 10), the
  *   same credentials every time, so after the first request bcrypt is not paid (the cache);
  * - **jwt**: the redirect case on a route with `AUTH=jwt` and an RS256 token (the issuer of
  *   tests/support/oidc.ts, in this process), the same token every time (the verified-token cache).
- *
- * With `basic` or `jwt` among the cases, the proxy serves a routes file (the open route at `/`,
- * `basic` under `/b/`, `jwt` under `/j/`), so every proxied case pays the same route matching,
- * and the run prints each auth case's cost per request relative to redirect.
+ *   Both through a third proxy whose routes file has `basic` under `/b/` and `jwt` under `/j/`;
+ *   the run prints each one's cost per request against redirect.
  *
  * Load comes from `wrk` when it is on the PATH (requests/s and p50/p99 latency), else from an
  * in-process generator (N concurrent keep-alive `fetch` loops for a fixed time), and the output
@@ -37,10 +38,10 @@
  *
  * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
  * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,browser,proxied,listing,basic,jwt`, `--generator auto|wrk|fetch`, `--budget S` (default
- * 90), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar),
- * `--max-auth-cost C` (exit 1 when basic or jwt costs more than C times redirect per request;
- * default 0, no bar).
+ * `--cases bare,redirect,browser,proxied,listing,redirect10,proxied10,basic,jwt`,
+ * `--generator auto|wrk|fetch`, `--budget S` (default 150), `--min-ratio R` (exit 1 when
+ * redirect/bare is below R for a runtime; default 0, no bar), `--max-auth-cost C` (exit 1 when
+ * basic or jwt costs more than C times redirect per request; default 0, no bar).
  *
  * @module
  */
@@ -114,8 +115,24 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
   return values as T[];
 }
 
-const CASES = ["bare", "redirect", "browser", "proxied", "listing", "basic", "jwt"] as const;
+const CASES = [
+  "bare",
+  "redirect",
+  "browser",
+  "proxied",
+  "listing",
+  "redirect10",
+  "proxied10",
+  "basic",
+  "jwt",
+] as const;
 type Case = typeof CASES[number];
+/** The cases served by the proxy with ten routes, and the one-route case each is compared with. */
+const TEN_ROUTES: Record<string, Case> = { redirect10: "redirect", proxied10: "proxied" };
+/** The prefix of the measured route among the ten (the last one in the file). */
+const TEN_PREFIX = "/site9/";
+/** The cases served by the proxy with access control. */
+const AUTH_CASES: readonly Case[] = ["basic", "jwt"];
 
 // ---------------------------------------------------------------------------------------------
 // The S3-like upstream (in this process).
@@ -412,6 +429,7 @@ async function check(
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
     case "redirect":
+    case "redirect10":
     case "basic":
     case "jwt":
     case "browser": {
@@ -424,6 +442,7 @@ async function check(
       return 307;
     }
     case "proxied":
+    case "proxied10":
       if (res.status !== 200 || body !== INDEX_HTML) fail("not the index.html");
       return 200;
     case "listing":
@@ -467,7 +486,7 @@ async function main(): Promise<void> {
   const warmup = numberOption("--warmup", 1, 0);
   const connections = Math.floor(numberOption("--connections", 64, 1));
   const threads = Math.floor(numberOption("--threads", 1, 1));
-  const budget = numberOption("--budget", 90, 5);
+  const budget = numberOption("--budget", 150, 5);
   const minRatio = numberOption("--min-ratio", 0, 0);
   const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
@@ -512,40 +531,60 @@ async function main(): Promise<void> {
     upstreamHandler,
   );
   const upstreamHost = `127.0.0.1:${upstream.addr.port}`;
-  const withAuth = cases.includes("basic") || cases.includes("jwt");
+  // Ten routes, each with its own prefix, bucket setting and (dummy) credentials; the measured one
+  // is the last, so that matching looks at every prefix. Private: it holds secrets.
+  const scratch = await Deno.makeTempDir({ prefix: "proxy-bench-" });
+  const routesFile = `${scratch}/routes.json`;
+  await Deno.writeTextFile(
+    routesFile,
+    JSON.stringify({
+      routes: Array.from({ length: 10 }, (_, i) => ({
+        prefix: i === 9 ? TEN_PREFIX : `/site${i}/`,
+        S3_BUCKET: BUCKET,
+        AWS_ACCESS_KEY_ID: `AKIAIOSFODNN7EXAMPL${i}`,
+        AWS_SECRET_ACCESS_KEY: `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE${i}`,
+      })),
+    }),
+    { mode: 0o600 },
+  );
+  // Access control: basic under /b/, jwt under /j/ (the issuer runs in this process).
   const jwtKey = makeKey("RS256", "bench");
-  const issuer = withAuth ? await startIssuer([jwtKey]) : undefined;
-  const authHeaders: Partial<Record<Case, Record<string, string>>> = {};
-  let routesFile: string | undefined;
-  if (issuer) {
-    const dir = await Deno.makeTempDir({ prefix: "proxy-bench-" });
-    const salt = crypto.getRandomValues(new Uint8Array(16));
-    await Deno.writeTextFile(`${dir}/htpasswd`, `bench:${bcryptHash("bench-pass", salt, 10)}\n`);
-    routesFile = `${dir}/routes.json`;
-    await Deno.writeTextFile(
-      routesFile,
-      JSON.stringify({
-        routes: [
-          { prefix: "/", AUTH: "none" },
-          { prefix: "/b/", AUTH: "basic", AUTH_BASIC_FILE: `${dir}/htpasswd` },
-          {
+  const issuer = cases.includes("jwt") ? await startIssuer([jwtKey]) : undefined;
+  const authFile = `${scratch}/auth-routes.json`;
+  await Deno.writeTextFile(
+    `${scratch}/htpasswd`,
+    `bench:${bcryptHash("bench-pass", new Uint8Array(16), 10)}\n`,
+  );
+  await Deno.writeTextFile(
+    authFile,
+    JSON.stringify({
+      routes: [
+        { prefix: "/b/", AUTH: "basic", AUTH_BASIC_FILE: `${scratch}/htpasswd` },
+        ...(issuer
+          ? [{
             prefix: "/j/",
             AUTH: "jwt",
             AUTH_JWT_ISSUER: issuer.issuer,
             AUTH_JWT_AUDIENCE: "bench",
-          },
-        ],
-      }),
-    );
-    authHeaders.basic = { authorization: `Basic ${btoa("bench:bench-pass")}` };
-    const token = signJwt(jwtKey, {
-      iss: issuer.issuer,
-      aud: "bench",
-      sub: "bench-user",
-      exp: Math.floor(Date.now() / 1000) + 86_400,
-    });
-    authHeaders.jwt = { authorization: `Bearer ${token}` };
-  }
+          }]
+          : []),
+      ],
+    }),
+  );
+  const authHeaders: Partial<Record<Case, Record<string, string>>> = {
+    basic: { authorization: `Basic ${btoa("bench:bench-pass")}` },
+    jwt: {
+      authorization: `Bearer ${
+        issuer &&
+        signJwt(jwtKey, {
+          iss: issuer.issuer,
+          aud: "bench",
+          sub: "bench-user",
+          exp: Math.floor(Date.now() / 1000) + 86_400,
+        })
+      }`,
+    },
+  };
   const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
   let failed = false;
 
@@ -574,48 +613,54 @@ async function main(): Promise<void> {
         await using bare = await startBare(runtime);
         await measure(runtime, "bare", bare.url);
       }
-      const proxied = cases.filter((c) => c !== "bare");
-      if (proxied.length === 0) continue;
-      const proxy = await startProxy({
-        runtime,
-        env: {
-          AWS_ENDPOINT_HOST: upstreamHost,
-          AWS_ENDPOINT_SCHEME: "http",
-          AWS_REGION: "us-east-1",
-          AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-          AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-          ...(routesFile ? { ROUTES_FILE: routesFile } : {}),
-        },
-      });
-      proxies.add(proxy);
-      try {
-        const paths: Record<Exclude<Case, "bare">, string> = {
-          redirect: `/${BUCKET}/${PHOTO}`,
-          browser: `/${BUCKET}/${PHOTO}`,
-          proxied: `/${BUCKET}/site/index.html`,
-          listing: `/${BUCKET}/docs/`,
-          basic: `/b/${BUCKET}/${PHOTO}`,
-          jwt: `/j/${BUCKET}/${PHOTO}`,
-        };
-        for (const kind of proxied) {
-          await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
+      const paths: Record<Exclude<Case, "bare">, string> = {
+        redirect: `/${BUCKET}/${PHOTO}`,
+        browser: `/${BUCKET}/${PHOTO}`,
+        proxied: `/${BUCKET}/site/index.html`,
+        listing: `/${BUCKET}/docs/`,
+        redirect10: `${TEN_PREFIX}${PHOTO}`,
+        proxied10: `${TEN_PREFIX}site/index.html`,
+        basic: `/b/${BUCKET}/${PHOTO}`,
+        jwt: `/j/${BUCKET}/${PHOTO}`,
+      };
+      const env = {
+        AWS_ENDPOINT_HOST: upstreamHost,
+        AWS_ENDPOINT_SCHEME: "http",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      };
+      const one = cases.filter((c) =>
+        c !== "bare" && !(c in TEN_ROUTES) && !AUTH_CASES.includes(c)
+      );
+      const ten = cases.filter((c) => c in TEN_ROUTES);
+      const auth = cases.filter((c) => AUTH_CASES.includes(c));
+      const runs: [Case[], Record<string, string>][] = [[one, env]];
+      if (ten.length > 0) runs.push([ten, { ...env, ROUTES_FILE: routesFile }]);
+      if (auth.length > 0) runs.push([auth, { ...env, ROUTES_FILE: authFile }]);
+      for (const [group, groupEnv] of runs) {
+        if (group.length === 0) continue;
+        const proxy = await startProxy({ runtime, env: groupEnv });
+        proxies.add(proxy);
+        try {
+          for (const kind of group) {
+            await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
+          }
+          const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
+          if (errors > 0) {
+            console.log(`${runtime}: the proxy logged ${errors} errors`);
+            failed = true;
+          }
+        } finally {
+          await proxy.stop();
+          proxies.delete(proxy);
         }
-        const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
-        if (errors > 0) {
-          console.log(`${runtime}: the proxy logged ${errors} errors`);
-          failed = true;
-        }
-      } finally {
-        await proxy.stop();
-        proxies.delete(proxy);
       }
     }
   } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
     await upstream.shutdown();
     await issuer?.close();
-    if (routesFile) {
-      await Deno.remove(routesFile.replace(/\/routes\.json$/, ""), { recursive: true });
-    }
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
@@ -623,8 +668,12 @@ async function main(): Promise<void> {
   for (const runtime of runtimes) {
     const rps = (kind: Case) =>
       rows.find((r) => r.runtime === runtime && r.kind === kind)?.result.rps;
+    const ten = Object.entries(TEN_ROUTES).filter(([c, o]) => rps(c as Case) && rps(o)).map(
+      ([c, o]) => `${c}/${o} ${(100 * rps(c as Case)! / rps(o)!).toFixed(0)}%`,
+    );
+    if (ten.length > 0) console.log(`${runtime}, ten routes vs one: ${ten.join(", ")}`);
     const open = rps("redirect");
-    const costs = (["basic", "jwt"] as const).filter((c) => rps(c) !== undefined && open);
+    const costs = AUTH_CASES.filter((c) => rps(c) !== undefined && open);
     if (costs.length > 0) {
       const cost = (c: Case) => open! / rps(c)!;
       console.log(

@@ -94,6 +94,11 @@ async function main(runtime: Runtime): Promise<void> {
         reason,
         routes: next.routes.map((r) => r.prefix),
       });
+    }).catch((e) => {
+      // Unexpected (every configuration problem is a result, not a throw): keep serving, and
+      // keep later reloads running. The name only: a message might quote the file.
+      const error = e instanceof Error ? e.name : "error";
+      log({ level: "error", event: "routes_reload_failed", reason, errors: [error] });
     });
 
   const stopHup = reloadOnSignal(() => loaded.providers.values(), log, () => {

@@ -136,6 +136,12 @@ export function inCidrs(address: Uint8Array, cidrs: readonly Cidr[]): boolean {
   });
 }
 
+/** Whether an address (text, possibly unknown) is in the blocks; an unknown one is not. */
+export function isAllowed(address: string | undefined, cidrs: readonly Cidr[]): boolean {
+  const bytes = address === undefined ? undefined : parseIp(address);
+  return bytes !== undefined && inCidrs(bytes, cidrs);
+}
+
 /**
  * The address a request comes from: the socket's peer, or, when that peer is a trusted proxy,
  * the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy (entries left of it

@@ -34,6 +34,10 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",
   "TRUSTED_PROXIES",
+  "INDEX_DOCUMENT",
+  "ERROR_DOCUMENT",
+  "SPA_FALLBACK",
+  "CACHE_CONTROL",
   ...AUTH_SETTINGS,
 ];
 
@@ -186,18 +190,24 @@ export function parseRoutes(file: RoutesFile, env: Env): RoutesResult {
     const problems: string[] = [];
     const route = parseRoute(raw, env, problems);
     for (const p of problems) if (!baseErrors.has(p)) errors.push(`${where}: ${name}: ${p}`);
-    if (!route) return;
-    const matchKey = route.segments.join("/");
-    const twin = seen.get(matchKey);
-    if (twin !== undefined) {
-      errors.push(`${where}: ${name}: the prefix is the same as ${twin}'s`);
+    // Duplicates and secrets are checked on routes with other problems too: every problem at
+    // once, and a world-readable secret is reported whatever else is wrong.
+    const segments = isObject(raw) && typeof raw.prefix === "string"
+      ? prefixSegments(raw.prefix)
+      : undefined;
+    if (Array.isArray(segments)) {
+      const matchKey = segments.join("/");
+      const twin = seen.get(matchKey);
+      if (twin !== undefined) {
+        errors.push(`${where}: ${name}: the prefix is the same as ${twin}'s`);
+      }
+      seen.set(matchKey, name);
     }
-    seen.set(matchKey, name);
     if (!secrets && isObject(raw)) {
       const secret = SECRET_SETTINGS.find((k) => raw[k] !== undefined);
       if (secret) secrets = `${secret} in ${name}`;
     }
-    routes.push(route);
+    if (route) routes.push(route);
   });
   if (secrets && file.mode !== undefined && (file.mode & 0o077) !== 0) {
     errors.push(

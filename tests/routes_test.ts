@@ -156,6 +156,27 @@ describe("routes file: reading and validation", () => {
     );
   });
 
+  test("a duplicate of a route with other problems, and a secret in a bad route, are reported too", () => {
+    const errors = errorsOf(
+      {
+        routes: [
+          { prefix: "/a/", S3_BUKET: "x" },
+          { prefix: "/a/" },
+          { prefix: "/s/", AWS_SECRET_ACCESS_KEY: "topsecretvalue" },
+        ],
+      },
+      {},
+      0o100644,
+    );
+    const has = (re: RegExp) =>
+      assert.ok(errors.some((e) => re.test(e)), `no error matching ${re}:\n${errors.join("\n")}`);
+    has(/route 0 \(\/a\/\): unknown key "S3_BUKET"/);
+    has(/route 1 \(\/a\/\): the prefix is the same as route 0 \(\/a\/\)'s/);
+    has(/route 2 \(\/s\/\): AWS_SECRET_ACCESS_KEY: needs AWS_ACCESS_KEY_ID/);
+    has(/holds a secret \(AWS_SECRET_ACCESS_KEY in route 2 \(\/s\/\)\).*\(mode 0644\)/);
+    for (const e of errors) assert.ok(!e.includes("topsecretvalue"), e);
+  });
+
   test("a credential setting without its pair, or two forms mixed", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ AWS_ACCESS_KEY_ID: "K" }, /AWS_ACCESS_KEY_ID: needs AWS_SECRET_ACCESS_KEY/],

@@ -67,8 +67,9 @@ export interface S3ErrorInfo {
 }
 
 /**
- * The value to send back to S3 for the next page, or `undefined` on the last page: the V2
- * `NextContinuationToken` (send as `continuation-token`) or the V1 next marker (send as `marker`).
+ * The value to send back to S3 for the next page of a generated listing (as
+ * `continuation-token`), or `undefined` on the last page. Generated listings are read with
+ * ListObjectsV2 only, so a V1 page (which S3 tools get as XML, never rendered) has none.
  *
  * @example
  * ```ts
@@ -78,19 +79,18 @@ export interface S3ErrorInfo {
  */
 export function nextPageToken(listing: Listing): string | undefined {
   if (!listing.isTruncated) return undefined;
-  return listing.version === 2 ? listing.nextContinuationToken : listing.nextMarker;
+  return listing.version === 2 ? listing.nextContinuationToken : undefined;
 }
 
 /**
- * Whether this page is not the first one: it was requested with a continuation token (V2) or a
- * non-empty marker (V1) or start-after.
+ * Whether this V2 page is not the first one: it was requested with a continuation token or
+ * start-after.
  *
  * @example
  * ```ts
- * isLaterPage({ version: 1, marker: "" } as Listing); // false
  * isLaterPage({ version: 2, continuationToken: "abc" } as Listing); // true
  * ```
  */
 export function isLaterPage(listing: Listing): boolean {
-  return Boolean(listing.continuationToken || listing.marker || listing.startAfter);
+  return Boolean(listing.continuationToken || listing.startAfter);
 }

@@ -8,7 +8,8 @@
 import type { Config } from "../config.ts";
 import type { CredentialProvider } from "../credentials/provider.ts";
 import type { ClientKind } from "../route.ts";
-import type { SigningKeyCache } from "../s3/sigv4.ts";
+import { encodeKeyPath } from "../s3/encode.ts";
+import { createSigningKeyCache, type SigningKeyCache } from "../s3/sigv4.ts";
 
 /** A structured log entry; the shell prints it as one JSON line. */
 export type LogEntry = Record<string, unknown>;
@@ -38,4 +39,30 @@ export interface Exchange {
   readonly method: string;
   readonly client: ClientKind;
   readonly backend: Backend;
+}
+
+/**
+ * The backend of a route: its settings and credentials with the shared I/O, a signing-key cache
+ * of its own, and the encoded path it is mounted at (`/` + each segment encoded + `/`).
+ */
+export function backendOf(
+  route: {
+    readonly prefix: string;
+    readonly segments: readonly string[];
+    readonly config: Config;
+    readonly credentials: Pick<CredentialProvider, "get">;
+  },
+  io: { readonly fetch: typeof fetch; readonly now: () => number },
+  log: (entry: LogEntry) => void,
+): Backend {
+  return {
+    prefix: route.prefix,
+    mountPath: "/" + route.segments.map((s) => encodeKeyPath(s) + "/").join(""),
+    config: route.config,
+    credentials: route.credentials,
+    cache: createSigningKeyCache(16),
+    fetch: io.fetch,
+    now: io.now,
+    log,
+  };
 }

@@ -1,0 +1,74 @@
+/**
+ * The access log: one entry per request. Its path has any credential in the query redacted
+ * (presigned URLs from S3 tools carry signatures and session tokens); nothing in it is a secret.
+ *
+ * @module
+ */
+
+import type { ClientKind } from "../route.ts";
+import type { LogEntry } from "./context.ts";
+
+/** What is learnt of a request on its way, for its log line. */
+export interface Facts {
+  /** The route's prefix, or null when none matched. */
+  route: string | null;
+  client: ClientKind;
+  clientReason: string;
+  clientAddr?: string;
+  principal?: string;
+  /** The access-control method that admitted or refused it. */
+  auth?: string;
+  /** Why it was refused (never a credential). */
+  authFailure?: string;
+}
+
+/** How a request ended. */
+export interface Ending {
+  /** Epoch milliseconds when it arrived. */
+  readonly started: number;
+  readonly ms: number;
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly decision: string;
+  /** What went wrong, for the log only (a 502's cause names internal addresses). */
+  readonly error?: string;
+}
+
+/** The access-log entry of one request. */
+export function accessLogEntry(end: Ending, facts: Facts): LogEntry {
+  return {
+    time: new Date(end.started).toISOString(),
+    level: end.status >= 500 ? "error" : "info",
+    event: "request",
+    method: end.method,
+    path: loggablePath(end.url),
+    route: facts.route,
+    status: end.status,
+    decision: end.decision,
+    client: facts.client,
+    clientReason: facts.clientReason,
+    ...(facts.clientAddr ? { remote: facts.clientAddr } : {}),
+    ...(facts.auth ? { auth: facts.auth } : {}),
+    ...(facts.principal ? { principal: facts.principal } : {}),
+    ...(facts.authFailure ? { authFailure: facts.authFailure } : {}),
+    ms: end.ms,
+    ...(end.error ? { error: end.error } : {}),
+  };
+}
+
+const SECRET_QUERY = /^(x-amz-security-token|x-amz-signature|x-amz-credential|signature)$/i;
+
+/** The request's path and a redacted query, safe to log. */
+export function loggablePath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const target = start < 0 ? "/" : url.slice(start);
+  const q = target.indexOf("?");
+  if (q < 0) return target;
+  const parts = target.slice(q + 1).split("&").map((part) => {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    return SECRET_QUERY.test(name) ? name + "=REDACTED" : part;
+  });
+  return target.slice(0, q) + "?" + parts.join("&");
+}
