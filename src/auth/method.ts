@@ -35,8 +35,11 @@ export interface AuthInput {
 /** A refusal: status, an S3-style code, a message safe to show, and headers of the answer. */
 export interface AuthFailure {
   readonly kind: "fail";
-  /** `429`: too many failures from this address (with `Retry-After`). */
-  readonly status: 401 | 403 | 429;
+  /**
+   * `400` for malformed credentials (SigV4's `AuthorizationHeaderMalformed`...); `429`: too many
+   * failures from this address (with `Retry-After`).
+   */
+  readonly status: 400 | 401 | 403 | 429;
   readonly code: string;
   readonly message: string;
   /** `WWW-Authenticate`, for a method whose credentials were presented and refused. */
