@@ -18,7 +18,7 @@ import { currentRuntime } from "../runtime.ts";
 import { credentialReadPaths } from "./io.ts";
 
 /** The access-control files a route (or the environment) may name. */
-const AUTH_FILES = ["AUTH_SIGV4_KEYS_FILE"];
+const AUTH_FILES = ["AUTH_SIGV4_KEYS_FILE", "AUTH_BASIC_FILE"];
 
 /**
  * The `--allow-read` value for an environment.
