@@ -25,7 +25,13 @@
  *   404, then ListObjectsV2), the XML parsed and rendered as HTML;
  * - **redirect10**, **proxied10**: the redirect and proxied cases through a second proxy with a
  *   ROUTES_FILE of ten routes (each with its own prefix, bucket setting and credentials; the one
- *   measured is the last), against the one route at `/` of the cases above.
+ *   measured is the last), against the one route at `/` of the cases above;
+ * - **basic**: the redirect case on a route with `AUTH=basic` (an htpasswd line of cost 10), the
+ *   same credentials every time, so after the first request bcrypt is not paid (the cache);
+ * - **jwt**: the redirect case on a route with `AUTH=jwt` and an RS256 token (the issuer of
+ *   tests/support/oidc.ts, in this process), the same token every time (the verified-token cache).
+ *   Both through a third proxy whose routes file has `basic` under `/b/` and `jwt` under `/j/`;
+ *   the run prints each one's cost per request against redirect.
  *
  * Load comes from `wrk` when it is on the PATH (requests/s and p50/p99 latency), else from an
  * in-process generator (N concurrent keep-alive `fetch` loops for a fixed time), and the output
@@ -36,9 +42,11 @@
  *
  * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
  * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,metrics,browser,proxied,listing,redirect10,proxied10`,
+ * `--cases bare,redirect,metrics,browser,proxied,listing,redirect10,proxied10,basic,jwt`,
  * `--generator auto|wrk|fetch`, `--budget S` (default 150), `--min-ratio R` (exit 1 when
- * redirect/bare is below R for a runtime; default 0, no bar).
+ * redirect/bare is below R for a runtime; default 0, no bar), `--max-auth-cost C` (exit 1 when
+ * basic or jwt costs more than C times redirect per request; default 0, no bar),
+ * `--metrics-rounds N`, `--max-metrics-cost F` (see the metrics case above).
  *
  * @module
  */
@@ -46,6 +54,8 @@
 import process from "node:process";
 import { readLines } from "../tests/support/lines.ts";
 import { type ProxyHandle, REPO_ROOT, type Runtime, startProxy } from "../tests/support/proxy.ts";
+import { makeKey, signJwt, startIssuer } from "../tests/support/oidc.ts";
+import { bcryptHash } from "../src/auth/bcrypt.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The bare server: `deno run --allow-net bench/proxy_bench.ts --serve-bare` or `bun run ... `.
@@ -119,12 +129,16 @@ const CASES = [
   "listing",
   "redirect10",
   "proxied10",
+  "basic",
+  "jwt",
 ] as const;
 type Case = typeof CASES[number];
 /** The cases served by the proxy with ten routes, and the one-route case each is compared with. */
 const TEN_ROUTES: Record<string, Case> = { redirect10: "redirect", proxied10: "proxied" };
 /** The prefix of the measured route among the ten (the last one in the file). */
 const TEN_PREFIX = "/site9/";
+/** The cases served by the proxy with access control. */
+const AUTH_CASES: readonly Case[] = ["basic", "jwt"];
 
 // ---------------------------------------------------------------------------------------------
 // The S3-like upstream (in this process).
@@ -423,6 +437,8 @@ async function check(
     case "redirect":
     case "metrics":
     case "redirect10":
+    case "basic":
+    case "jwt":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
@@ -481,6 +497,7 @@ async function main(): Promise<void> {
   const minRatio = numberOption("--min-ratio", 0, 0);
   const maxMetricsCost = numberOption("--max-metrics-cost", 0, 0);
   const metricsRounds = Math.floor(numberOption("--metrics-rounds", 3, 1));
+  const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
   const generatorOption = option("--generator", "auto");
@@ -539,11 +556,49 @@ async function main(): Promise<void> {
     }),
     { mode: 0o600 },
   );
+  // Access control: basic under /b/, jwt under /j/ (the issuer runs in this process).
+  const jwtKey = makeKey("RS256", "bench");
+  const issuer = cases.includes("jwt") ? await startIssuer([jwtKey]) : undefined;
+  const authFile = `${scratch}/auth-routes.json`;
+  await Deno.writeTextFile(
+    `${scratch}/htpasswd`,
+    `bench:${bcryptHash("bench-pass", new Uint8Array(16), 10)}\n`,
+  );
+  await Deno.writeTextFile(
+    authFile,
+    JSON.stringify({
+      routes: [
+        { prefix: "/b/", AUTH: "basic", AUTH_BASIC_FILE: `${scratch}/htpasswd` },
+        ...(issuer
+          ? [{
+            prefix: "/j/",
+            AUTH: "jwt",
+            AUTH_JWT_ISSUER: issuer.issuer,
+            AUTH_JWT_AUDIENCE: "bench",
+          }]
+          : []),
+      ],
+    }),
+  );
+  const authHeaders: Partial<Record<Case, Record<string, string>>> = {
+    basic: { authorization: `Basic ${btoa("bench:bench-pass")}` },
+    jwt: {
+      authorization: `Bearer ${
+        issuer &&
+        signJwt(jwtKey, {
+          iss: issuer.issuer,
+          aud: "bench",
+          sub: "bench-user",
+          exp: Math.floor(Date.now() / 1000) + 86_400,
+        })
+      }`,
+    },
+  };
   const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
   let failed = false;
 
   const measure = async (runtime: Runtime, kind: Case, url: string, note = "") => {
-    const headers = kind === "browser" ? BROWSER_HEADERS : {};
+    const headers = kind === "browser" ? BROWSER_HEADERS : authHeaders[kind] ?? {};
     const expect = await check(kind, url, headers, upstreamHost);
     const run = (s: number) =>
       wrk
@@ -577,6 +632,8 @@ async function main(): Promise<void> {
         listing: `/${BUCKET}/docs/`,
         redirect10: `${TEN_PREFIX}${PHOTO}`,
         proxied10: `${TEN_PREFIX}site/index.html`,
+        basic: `/b/${BUCKET}/${PHOTO}`,
+        jwt: `/j/${BUCKET}/${PHOTO}`,
       };
       const env = {
         AWS_ENDPOINT_HOST: upstreamHost,
@@ -585,10 +642,14 @@ async function main(): Promise<void> {
         AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
         AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
       };
-      const one = cases.filter((c) => c !== "bare" && c !== "metrics" && !(c in TEN_ROUTES));
+      const one = cases.filter((c) =>
+        c !== "bare" && c !== "metrics" && !(c in TEN_ROUTES) && !AUTH_CASES.includes(c)
+      );
       const ten = cases.filter((c) => c in TEN_ROUTES);
+      const auth = cases.filter((c) => AUTH_CASES.includes(c));
       const runs: [Case[], Record<string, string>][] = [[one, env]];
       if (ten.length > 0) runs.push([ten, { ...env, ROUTES_FILE: routesFile }]);
+      if (auth.length > 0) runs.push([auth, { ...env, ROUTES_FILE: authFile }]);
       for (const [group, groupEnv] of runs) {
         if (group.length === 0) continue;
         const proxy = await startProxy({ runtime, env: groupEnv });
@@ -642,6 +703,7 @@ async function main(): Promise<void> {
   } finally {
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
     await upstream.shutdown();
+    await issuer?.close();
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
@@ -672,6 +734,23 @@ async function main(): Promise<void> {
       ([c, o]) => `${c}/${o} ${(100 * rps(c as Case)! / rps(o)!).toFixed(0)}%`,
     );
     if (ten.length > 0) console.log(`${runtime}, ten routes vs one: ${ten.join(", ")}`);
+    const open = rps("redirect");
+    const costs = AUTH_CASES.filter((c) => rps(c) !== undefined && open);
+    if (costs.length > 0) {
+      const cost = (c: Case) => open! / rps(c)!;
+      console.log(
+        `${runtime}: cost per request against redirect: ` +
+          costs.map((c) => `${c} ${cost(c).toFixed(2)}x`).join(", "),
+      );
+      for (const c of costs) {
+        if (maxAuthCost > 0 && cost(c) > maxAuthCost) {
+          console.error(
+            `FAIL: ${runtime} ${c} costs ${cost(c).toFixed(2)}x redirect (> ${maxAuthCost})`,
+          );
+          failed = true;
+        }
+      }
+    }
     const bare = rps("bare");
     if (bare === undefined) continue;
     const ratios = cases.filter((c) => c !== "bare" && rps(c) !== undefined).map((c) =>
