@@ -160,12 +160,21 @@ async function main(runtime: Runtime): Promise<void> {
     });
   }
   /**
-   * Stops taking requests, lets in-flight ones finish (for at most SHUTDOWN_GRACE_MS), exits.
-   * Readiness answers 503 from now on; the admin listener stays up until the exit.
+   * Readiness answers 503 from now on; after SHUTDOWN_DELAY the main listener stops taking
+   * requests and in-flight ones finish (for at most SHUTDOWN_GRACE_MS more); then the process
+   * exits. The admin listener stays up until the exit.
    */
+  let closing = false;
   const shutdown = (signal: string) => {
+    // A second signal does not wait out the delay.
+    if (draining) return close();
     draining = true;
-    log({ level: "info", event: "shutdown", signal });
+    log({ level: "info", event: "shutdown", signal, delayMs: settings.shutdownDelayMs });
+    setTimeout(() => close(), settings.shutdownDelayMs);
+  };
+  const close = () => {
+    if (closing) return;
+    closing = true;
     clearInterval(poll);
     for (const provider of loaded.providers.values()) provider.close?.();
     for (const a of loaded.authenticators.values()) a.close?.();

@@ -299,6 +299,9 @@ describe("helm chart", () => {
     ]);
     assert.equal(env.ADMIN_PORT, "9090");
     assert.equal(env.ADMIN_HOST, "0.0.0.0", "the kubelet probes the pod's address, not loopback");
+    // Readiness fails before the listener closes, within the termination grace period.
+    assert.equal(env.SHUTDOWN_DELAY, "5");
+    assert.ok(pod.terminationGracePeriodSeconds > 5 + 10);
     assert.deepEqual(proxy.readinessProbe.httpGet, { path: "/readyz", port: "admin" });
     assert.deepEqual(proxy.livenessProbe.httpGet, { path: "/healthz", port: "admin" });
     assert.equal(proxy.readinessProbe.tcpSocket, undefined);

@@ -1,3 +1,4 @@
+import process from "node:process";
 /**
  * The admin port end to end: src/main.ts under Deno and Bun (tests/support/proxy.ts), in front
  * of s3rver, with `ADMIN_PORT=0`. Probes through startup; readiness flipping to 503 and back
@@ -213,6 +214,36 @@ for (const runtime of RUNTIMES) {
         }
         assert.equal(received, size, "the download finished");
         const exit = await stopped;
+        assert.equal(exit.code, 0);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    test("SHUTDOWN_DELAY: readiness 503 while the main port still serves; a second signal closes at once", async () => {
+      const proxy = await startProxy({
+        runtime,
+        env: {
+          AWS_ENDPOINT_HOST: "127.0.0.1:9",
+          AWS_ENDPOINT_SCHEME: "http",
+          AWS_ACCESS_KEY_ID: "AKIADELAY",
+          AWS_SECRET_ACCESS_KEY: "delay-secret",
+          ADMIN_PORT: "0",
+          SHUTDOWN_DELAY: "60",
+        },
+      });
+      try {
+        const admin = await adminUrl(proxy);
+        assert.equal((await get(`${admin}/readyz`)).status, 200);
+        process.kill(proxy.pid, "SIGTERM");
+        await proxy.waitForLine(/"event":"shutdown".*"delayMs":60000/, 5000, "the shutdown line");
+        assert.equal((await get(`${admin}/readyz`)).status, 503);
+        // The load balancer has not noticed yet: requests still get their answers.
+        const during = await fetch(`${proxy.url}/bucket/a.txt`, { redirect: "manual" });
+        assert.equal(during.status, 307);
+        await during.body?.cancel();
+        process.kill(proxy.pid, "SIGTERM");
+        const exit = await proxy.exited;
         assert.equal(exit.code, 0);
       } finally {
         await proxy.stop();

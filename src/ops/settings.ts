@@ -1,6 +1,6 @@
 /**
  * The process-level operations settings: the admin listener (`ADMIN_PORT`, `ADMIN_HOST`) and
- * the log (`LOG_LEVEL`, `ACCESS_LOG`). Every problem at once, each naming its variable. Pure.
+ * the log (`LOG_LEVEL`, `ACCESS_LOG`), and the drain before shutdown (`SHUTDOWN_DELAY`). Every problem at once, each naming its variable. Pure.
  *
  * @module
  */
@@ -20,6 +20,11 @@ export interface OpsSettings {
   readonly logLevel: LogLevel;
   /** Whether the one line per request is written. */
   readonly accessLog: boolean;
+  /**
+   * `SHUTDOWN_DELAY`: milliseconds between a SIGTERM and the closing of the main listener, while
+   * readiness already answers 503 (so a load balancer stops sending first).
+   */
+  readonly shutdownDelayMs: number;
 }
 
 /** Result of {@linkcode parseOpsSettings}. */
@@ -33,7 +38,7 @@ export type OpsResult =
  * @example
  * ```ts
  * parseOpsSettings({ ADMIN_PORT: "9090", LOG_LEVEL: "warn" });
- * // { ok: true, settings: { adminPort: 9090, adminHost: "127.0.0.1", logLevel: "warn", accessLog: true } }
+ * // { ok: true, settings: { adminPort: 9090, adminHost: "127.0.0.1", logLevel: "warn", ... } }
  * ```
  */
 export function parseOpsSettings(env: Env): OpsResult {
@@ -56,8 +61,17 @@ export function parseOpsSettings(env: Env): OpsResult {
   if (!accessLog && !["off", "false", "0", "no"].includes(rawAccess)) {
     errors.push(`ACCESS_LOG: "${rawAccess}" must be on or off`);
   }
+  const rawDelay = setting(env, "SHUTDOWN_DELAY") ?? "0";
+  const delay = Number(rawDelay);
+  if (!/^\d+(\.\d+)?$/.test(rawDelay) || delay > 300) {
+    errors.push(`SHUTDOWN_DELAY: "${rawDelay}" is not a number of seconds from 0 to 300`);
+  }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, settings: { adminPort, adminHost, logLevel: logLevel!, accessLog } };
+  const shutdownDelayMs = Math.round(delay * 1000);
+  return {
+    ok: true,
+    settings: { adminPort, adminHost, logLevel: logLevel!, accessLog, shutdownDelayMs },
+  };
 }
 
 /**
