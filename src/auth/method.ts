@@ -48,6 +48,31 @@ export interface AuthFailure {
   readonly reason: string;
 }
 
+/**
+ * The `401` of a method's credentials, presented and refused (or missing): `wwwAuthenticate`
+ * tells the client how to try again, `reason` is for the log only.
+ *
+ * @example
+ * ```ts
+ * unauthorized("Unauthorized", "wrong user name or password", 'Basic realm="docs"', "unknown user");
+ * ```
+ */
+export function unauthorized(
+  code: string,
+  message: string,
+  wwwAuthenticate: string,
+  reason: string,
+): AuthFailure {
+  return {
+    kind: "fail",
+    status: 401,
+    code,
+    message,
+    headers: { "www-authenticate": wwwAuthenticate },
+    reason,
+  };
+}
+
 /** What one method says of a request. */
 export type AuthOutcome =
   /** This method's credentials are not in the request. */
@@ -134,14 +159,12 @@ export async function authenticate(
       reason: "no credentials",
     };
   }
-  return {
-    kind: "fail",
-    status: 401,
-    code: "Unauthorized",
-    message: "this route needs credentials",
-    headers: { "www-authenticate": challenges.join(", ") },
-    reason: "no credentials",
-  };
+  return unauthorized(
+    "Unauthorized",
+    "this route needs credentials",
+    challenges.join(", "),
+    "no credentials",
+  );
 }
 
 /**
