@@ -25,6 +25,8 @@ import {
   type AuthInput,
   type AuthIo,
   type AuthOutcome,
+  type MethodLog,
+  methodLog,
   unauthorized,
 } from "./method.ts";
 import { startPoll, stopPoll } from "./poll.ts";
@@ -137,6 +139,7 @@ export async function createBasicAuth(options: BasicOptions, io: AuthIo): Promis
   const state: BasicState = {
     io,
     file,
+    log: methodLog(io, { method: "basic", file }),
     cacheMs: options.cacheMs ?? 60_000,
     cacheSize: options.cacheSize ?? 1024,
     freeFailures: options.freeFailures ?? 5,
@@ -153,7 +156,7 @@ export async function createBasicAuth(options: BasicOptions, io: AuthIo): Promis
     inflight: new Map(),
     strikes: new Map(),
   };
-  logBasic(state, "info", "auth_basic_file_loaded", { users: state.users.size });
+  state.log("info", "auth_basic_file_loaded", { users: state.users.size });
   const pollMs = options.pollMs ?? 5000;
   const poll = startPoll(io, () => pollMs, () => reread(state, "changed"));
   return {
@@ -169,6 +172,7 @@ export async function createBasicAuth(options: BasicOptions, io: AuthIo): Promis
 interface BasicState {
   readonly io: AuthIo;
   readonly file: string;
+  readonly log: MethodLog;
   readonly cacheMs: number;
   readonly cacheSize: number;
   readonly freeFailures: number;
@@ -212,15 +216,6 @@ async function readFirst(file: string, io: AuthIo): Promise<{ text: string; user
   return { text, users: first.users };
 }
 
-function logBasic(
-  state: BasicState,
-  level: string,
-  event: string,
-  fields: Record<string, unknown> = {},
-): void {
-  state.io.log({ level, event, method: "basic", file: state.file, ...fields });
-}
-
 /** Re-reads the file (one read at a time). */
 function reread(state: BasicState, why: string): Promise<void> {
   return state.reading ??= readAgain(state, why).finally(() => state.reading = undefined);
@@ -234,7 +229,7 @@ async function readAgain(state: BasicState, why: string): Promise<void> {
     const message = messageOf(e);
     if (message !== state.readError) {
       state.readError = message;
-      logBasic(state, "error", "auth_basic_file_unreadable", {
+      state.log("error", "auth_basic_file_unreadable", {
         error: message,
         action: "keeping the users read before",
       });
@@ -243,14 +238,14 @@ async function readAgain(state: BasicState, why: string): Promise<void> {
   }
   state.readError = "";
   if (fresh === state.text) {
-    if (why === "SIGHUP") logBasic(state, "info", "auth_basic_file_checked", { changed: false });
+    if (why === "SIGHUP") state.log("info", "auth_basic_file_checked", { changed: false });
     return;
   }
   state.text = fresh;
   const parsed = parseHtpasswd(fresh);
   if (parsed.errors.length > 0 || parsed.users.size === 0) {
     // A half-written file: keep the users we have.
-    logBasic(state, "error", "auth_basic_file_invalid", {
+    state.log("error", "auth_basic_file_invalid", {
       errors: parsed.errors.length > 0 ? parsed.errors : ["no users"],
       action: "keeping the users read before",
     });
@@ -259,7 +254,7 @@ async function readAgain(state: BasicState, why: string): Promise<void> {
   state.users = parsed.users;
   state.decoy = decoyFor(state.users);
   state.cache.clear();
-  logBasic(state, "info", "auth_basic_file_reloaded", { users: state.users.size, why });
+  state.log("info", "auth_basic_file_reloaded", { users: state.users.size, why });
 }
 
 /** One request: throttle, then the success cache, then a bcrypt. */

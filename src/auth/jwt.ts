@@ -34,6 +34,8 @@ import {
   type AuthInput,
   type AuthIo,
   type AuthOutcome,
+  type MethodLog,
+  methodLog,
   unauthorized,
 } from "./method.ts";
 import { startPoll, stopPoll } from "./poll.ts";
@@ -229,7 +231,7 @@ export async function createJwtAuth(options: JwtOptions, io: AuthIo): Promise<Au
     cacheMs: options.cacheMs ?? 300_000,
     cacheSize: options.cacheSize ?? 4096,
     fetchTimeoutMs: options.fetchTimeoutMs ?? 10_000,
-    source: options.jwksUrl ?? options.issuer!,
+    log: methodLog(io, { method: "jwt", source: options.jwksUrl ?? options.issuer! }),
     invalid: options.realm === undefined
       ? 'Bearer error="invalid_token"'
       : `Bearer realm="${options.realm}", error="invalid_token"`,
@@ -272,8 +274,8 @@ interface JwtState {
   readonly cacheMs: number;
   readonly cacheSize: number;
   readonly fetchTimeoutMs: number;
-  /** Where the keys come from, for the log: the JWKS URL or the issuer. */
-  readonly source: string;
+  /** Its entries name where the keys come from: the JWKS URL or the issuer. */
+  readonly log: MethodLog;
   /** `WWW-Authenticate` of a refusal. */
   readonly invalid: string;
   /** Configured, or found by discovery (once: it is not looked up again). */
@@ -291,15 +293,6 @@ interface JwtState {
   starting: boolean;
   /** SHA-256 of a token -> its claims, and until when it is remembered. */
   readonly cache: Map<string, Verified & { readonly until: number }>;
-}
-
-function logJwt(
-  state: JwtState,
-  level: string,
-  event: string,
-  fields: Record<string, unknown> = {},
-): void {
-  state.io.log({ level, event, method: "jwt", source: state.source, ...fields });
 }
 
 /** Fetches the key set (one fetch at a time). */
@@ -373,7 +366,7 @@ async function fetchKeys(state: JwtState): Promise<void> {
     state.set = { keys: usable, imported: new Map(), text };
     // A token verified with a key that is gone must not stay admitted.
     state.cache.clear();
-    logJwt(state, "info", first ? "auth_jwt_keys_loaded" : "auth_jwt_keys_changed", {
+    state.log("info", first ? "auth_jwt_keys_loaded" : "auth_jwt_keys_changed", {
       keys: usable.length,
       kids: usable.map((k) => k.kid ?? null),
     });
@@ -383,7 +376,7 @@ async function fetchKeys(state: JwtState): Promise<void> {
     const message = messageOf(e);
     if (message !== state.lastError) {
       state.lastError = message;
-      logJwt(state, "error", "auth_jwt_keys_unavailable", {
+      state.log("error", "auth_jwt_keys_unavailable", {
         error: message,
         action: state.set
           ? "keeping the keys fetched before"

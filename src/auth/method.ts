@@ -18,6 +18,22 @@ export interface AuthIo {
   readonly clearTimeout?: (id: unknown) => void;
 }
 
+/** A log function of one method: every entry names the method and what it reads. */
+export type MethodLog = (level: string, event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * The log of one method, its entries `{ level, event, ...about, ...fields }`.
+ *
+ * @example
+ * ```ts
+ * const log = methodLog(io, { method: "basic", file });
+ * log("info", "auth_basic_file_loaded", { users: 3 });
+ * ```
+ */
+export function methodLog(io: Pick<AuthIo, "log">, about: Record<string, unknown>): MethodLog {
+  return (level, event, fields = {}) => io.log({ level, event, ...about, ...fields });
+}
+
 /** A method that cannot be set up (a file that does not parse...): the message names why. */
 export class AuthConfigError extends Error {
   override name = "AuthConfigError";
