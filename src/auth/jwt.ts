@@ -282,6 +282,7 @@ interface JwtState {
   jwksUrl?: string;
   /** Undefined until a fetch succeeds: every token is refused until then. */
   set?: KeySet;
+  /** When the last fetch started: an unknown kid fetches again at most once per refetchMs. */
   lastAttempt: number;
   /** Fetches failed in a row: the retry delay grows with them. */
   failures: number;
