@@ -5,8 +5,9 @@
  *
  * The way of a request: parse and validate the target (`400` here, never later) -> match a route
  * by prefix -> {@linkcode decideRoute} (pure) -> dispatch to one module of `proxy/` (upstream,
- * relay, folder, redirect: see `proxy/dispatch.ts`) -> an error answer for whatever was thrown on the way -> one
- * access-log line. Data flows one way; the per-request facts travel as an {@linkcode Exchange}.
+ * relay, folder, redirect: see `proxy/dispatch.ts`) -> an error answer for whatever was thrown
+ * on the way -> the headers of every answer (`proxy/finish.ts`) -> one access-log line. Data
+ * flows one way; the per-request facts travel as values (`Exchange`, `Facts`).
  *
  * @module
  */
@@ -17,18 +18,26 @@ import { checkMethod, classifyClient, decideRoute, parseTarget, type Target } fr
 import { matchMount, type Mount } from "./routes.ts";
 import { clientAddress, isAllowed } from "./net.ts";
 import { type Admitted, authenticate, type Authenticator, mayRead } from "./auth/method.ts";
-import { type Backend, backendOf, type LogEntry } from "./proxy/context.ts";
-import { dispatch, privately, readTarget } from "./proxy/dispatch.ts";
+import {
+  type Backend,
+  backendOf,
+  type ConnInfo,
+  type Handler,
+  type LogEntry,
+  type ServedRoute,
+} from "./proxy/context.ts";
+import { dispatch, readTarget } from "./proxy/dispatch.ts";
+import { countBytes, finishResponse } from "./proxy/finish.ts";
 import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { routeIndexPage } from "./proxy/folder.ts";
 import { accessLogEntry, type Facts } from "./proxy/log.ts";
-import { applyCors, type CorsPolicy, hasAccessControl, preflight } from "./cors.ts";
+import { type CorsPolicy, hasAccessControl, preflight } from "./cors.ts";
 import type { Metrics } from "./ops/metrics.ts";
 import { requestId } from "./ops/request_id.ts";
 import { serveSite } from "./proxy/site.ts";
 import { messageOf } from "./text.ts";
 
-export type { LogEntry } from "./proxy/context.ts";
+export type { ConnInfo, Handler, LogEntry, ServedRoute } from "./proxy/context.ts";
 
 /** The world's I/O, shared by every route. */
 export interface RouterDeps {
@@ -44,27 +53,6 @@ export interface RouterDeps {
 export interface HandlerDeps extends RouterDeps {
   /** Only `get` is asked for, once per request that needs a signature. */
   readonly credentials: Pick<CredentialProvider, "get">;
-}
-
-/** What the server knows of a request's connection. */
-export interface ConnInfo {
-  /** The peer's IP address, when known; `ALLOW_CIDRS` refuses requests without one. */
-  readonly remoteAddr?: string;
-}
-
-/** The handler: a request (and what is known of its connection) to a response. */
-export type Handler = (req: Request, conn?: ConnInfo) => Promise<Response>;
-
-/** A route to serve: its prefix, settings and credentials. */
-export interface ServedRoute {
-  /** As configured; starts and ends with `/`. */
-  readonly prefix: string;
-  /** The prefix's decoded segments (`[]` for `/`). */
-  readonly segments: readonly string[];
-  readonly config: Config;
-  readonly credentials: Pick<CredentialProvider, "get">;
-  /** Any one of these admits a request; none (or empty): the route is open. */
-  readonly auth?: readonly Authenticator[];
 }
 
 /** What one request came to: its answer, and the facts of its log line. */
@@ -133,10 +121,7 @@ async function serve(
     return refused(admitted, facts, method);
   }
   facts.principal = admitted.principal;
-  const outcome = await serveRoute(req, method, facts, backend, match, target.query, admitted);
-  return admitted.principal === undefined
-    ? outcome
-    : { ...outcome, response: privately(outcome.response) };
+  return await serveRoute(req, method, facts, backend, match, target.query, admitted);
 }
 
 /** Under the route: the slash redirect, the decision, its prefix limits, and the dispatch. */
@@ -217,10 +202,12 @@ export function createRouter(routes: readonly ServedRoute[], deps: RouterDeps): 
     const facts: Facts = { route: null, client: "http", clientReason: "n/a", requestId: id };
     const outcome = await serve(table, req, method, facts, conn);
     const { decision, error } = outcome;
-    let response = mutable(outcome.response);
-    const cors = facts.route === null ? undefined : corsByRoute.get(facts.route);
-    if (cors) applyCors(response.headers, req.headers.get("origin"), cors);
-    response.headers.set("x-request-id", id);
+    let response = finishResponse(outcome.response, {
+      id,
+      origin: req.headers.get("origin"),
+      cors: facts.route === null ? undefined : corsByRoute.get(facts.route),
+      authenticated: facts.principal !== undefined,
+    });
     const { status } = response;
     const ms = deps.now() - started;
     log(accessLogEntry({ started, ms, method, url: req.url, status, decision, error }, facts));
@@ -232,40 +219,6 @@ export function createRouter(routes: readonly ServedRoute[], deps: RouterDeps): 
     }
     return response;
   };
-}
-
-/** The response itself when its headers can be changed, else a copy whose headers can. */
-function mutable(response: Response): Response {
-  try {
-    response.headers.set("x-request-id", "");
-    return response;
-  } catch {
-    return new Response(response.body, response);
-  }
-}
-
-/**
- * Adds the body's size to the route's byte counter: its Content-Length when it has one (no
- * cost per chunk), else the bytes as they are read.
- */
-function countBytes(response: Response, route: string | null, metrics: Metrics): Response {
-  if (response.body === null) return response;
-  const length = response.headers.get("content-length");
-  if (length !== null) {
-    metrics.responseBytes(route, Number(length) || 0);
-    return response;
-  }
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) return controller.close();
-      metrics.responseBytes(route, value.byteLength);
-      controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
-  return new Response(body, response);
 }
 
 /**
