@@ -15,6 +15,14 @@ import {
   rawTarget,
 } from "./s3/key.ts";
 import { decodeStrict } from "./s3/encode.ts";
+import {
+  checkListQuery,
+  checkObjectQuery,
+  keyTooLong,
+  MAX_KEY_BYTES,
+  type TooLarge,
+  utf8Length,
+} from "./limits.ts";
 import type { Pair } from "./s3/sigv4.ts";
 
 /** Methods served; every other method gets a `405` with this `Allow`. */
@@ -177,6 +185,10 @@ function reject(
   return { kind: "reject", status, code, message, headers };
 }
 
+function rejectOf(refusal: TooLarge): Reject {
+  return reject(refusal.status, refusal.code, refusal.message);
+}
+
 /** The pairs whose name is in `allowed`, each name once (the first wins). */
 function pick(query: readonly Pair[], allowed: ReadonlySet<string>): Pair[] {
   const seen = new Set<string>();
@@ -268,6 +280,8 @@ export function decideRoute(
       }" sub-resource is not available: this proxy serves only object reads and listings`,
     );
   }
+  const long = checkListQuery(query);
+  if (long) return rejectOf(long);
   let bucket: string;
   let rawKey: string;
   let bucketLevel: boolean;
@@ -309,6 +323,8 @@ export function decideRoute(
     if (!(e instanceof BadTargetError)) throw e;
     return reject(400, "InvalidURI", e.message);
   }
+  // S3 refuses such keys anyway; a redirect to one would carry a Location of any length.
+  if (utf8Length(key) > MAX_KEY_BYTES) return rejectOf(keyTooLong());
   if (bucketLevel) return bucketRoute(method, bucket, query, client, config);
   const wantsFolder = key.endsWith("/") && client !== "api" &&
     !query.some(([name]) => LIST_PARAMS.has(name));
@@ -322,6 +338,8 @@ export function decideRoute(
     // On our own origin, a client-chosen type would let any object be served as HTML.
     objectQuery = objectQuery.filter(([name]) => name !== "response-content-type");
   }
+  const longQuery = checkObjectQuery(objectQuery);
+  if (longQuery) return rejectOf(longQuery);
   return { kind: "object", bucket, key, query: objectQuery, mode: streamed ? "proxy" : "redirect" };
 }
 
