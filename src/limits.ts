@@ -12,6 +12,7 @@
  * @module
  */
 
+import { rawTarget } from "./s3/key.ts";
 import type { Pair } from "./s3/sigv4.ts";
 
 /** S3's limit on a key: 1024 bytes of UTF-8. Prefixes, markers and `start-after` are keys. */
@@ -50,11 +51,22 @@ export function utf8Length(text: string): number {
   return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).length;
 }
 
-/** The request target of `req.url` (from the first `/` after the scheme and host). */
+/**
+ * The length of the request target of `req.url` (from the first `/` after the scheme and
+ * host), dot segments resolved: Bun resolves them before the handler runs and Deno does not, so
+ * only the resolved target measures the same on both.
+ */
 function targetLength(url: string): number {
   const scheme = url.indexOf("://");
   const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
-  return start < 0 ? 1 : url.length - start;
+  if (start < 0) return 1;
+  if (!url.includes(".", start) && !/%2e/i.test(url)) return url.length - start;
+  try {
+    const { path, query } = rawTarget(url);
+    return path.length + (url.includes("?", start) ? query.length + 1 : 0);
+  } catch {
+    return url.length - start;
+  }
 }
 
 /**

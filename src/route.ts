@@ -170,8 +170,11 @@ export function classifyClient(headers: Headers, query: readonly Pair[]): [Clien
   return ["http", "default"];
 }
 
-/** A Host header value: `uri-host [":" port]` (RFC 9110): no `/`, `?`, `#`, `@`, `\` or space. */
-const HOST = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]*$/;
+/**
+ * A Host header value: `uri-host [":" port]` (RFC 9110): no `/`, `?`, `#`, `@`, `\` or space, and
+ * brackets only around an IPv6 literal (Deno refuses `[::1` itself; Bun lets it through).
+ */
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(:[0-9]*)?$/;
 
 /** A request answered by the proxy itself. */
 export type Reject = Extract<Route, { kind: "reject" }>;
