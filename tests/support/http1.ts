@@ -61,7 +61,18 @@ export class Http1Client {
   async #fill(conn: Deno.Conn): Promise<boolean> {
     const n = await conn.read(this.#chunk);
     if (n === null) return false;
-    this.#buf = concat([this.#buf, this.#chunk.subarray(0, n)]);
+    const { buffer, byteOffset, length } = this.#buf;
+    if (byteOffset + length + n <= buffer.byteLength) {
+      // Room after the unread bytes: append in place.
+      const grown = new Uint8Array(buffer, byteOffset, length + n);
+      grown.set(this.#chunk.subarray(0, n), length);
+      this.#buf = grown;
+    } else {
+      const next = new Uint8Array(Math.max(65536, (length + n) * 2));
+      next.set(this.#buf);
+      next.set(this.#chunk.subarray(0, n), length);
+      this.#buf = next.subarray(0, length + n);
+    }
     return true;
   }
 
