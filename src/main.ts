@@ -185,10 +185,13 @@ async function main(runtime: Runtime): Promise<void> {
   }, ROUTES_POLL_MS);
 
   const server = parseConfig(env);
-  const { port, hostname } = server.ok ? server.config : { port: 8080, hostname: "0.0.0.0" };
+  const { port, hostname, idleTimeoutSeconds } = server.ok
+    ? server.config
+    : { port: 8080, hostname: "0.0.0.0", idleTimeoutSeconds: 10 };
   const listener = runtime.serve({
     port,
     hostname,
+    idleTimeoutSeconds,
     handler: (req, conn) => live.handler(req, conn),
     onListen: (host, port) =>
       log({
