@@ -13,14 +13,7 @@
 
 import type { Config } from "./config.ts";
 import type { CredentialProvider } from "./credentials/provider.ts";
-import {
-  checkMethod,
-  classifyClient,
-  type ClientKind,
-  decideRoute,
-  parseTarget,
-  type Target,
-} from "./route.ts";
+import { checkMethod, classifyClient, decideRoute, parseTarget, type Target } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
 import { clientAddress, isAllowed } from "./net.ts";
 import { type Admitted, authenticate, type Authenticator, mayRead } from "./auth/method.ts";
@@ -29,6 +22,7 @@ import { dispatch, privately, readTarget } from "./proxy/dispatch.ts";
 import { type ErrorParts, errorResponse, HttpError } from "./proxy/errors.ts";
 import { routeIndexPage } from "./proxy/folder.ts";
 import { accessLogEntry, type Facts } from "./proxy/log.ts";
+import { serveSite } from "./proxy/site.ts";
 import { messageOf } from "./text.ts";
 
 export type { LogEntry } from "./proxy/context.ts";
@@ -163,7 +157,10 @@ async function serveRoute(
   const decision = decided.kind === "object" ? decided.mode : decided.kind;
   try {
     const ex = { req, clientAddr: facts.clientAddr, method, client, backend };
-    return { response: await dispatch(ex, decided), decision };
+    // A site's documents are keys too: a principal limited to prefixes gets only theirs.
+    const may = (bucket: string, key: string) => mayRead(admitted.prefixes, { bucket, key });
+    const site = await serveSite(ex, decided, () => dispatch(ex, decided), may);
+    return { response: site.response, decision: site.document ?? decision };
   } catch (e) {
     const known = e instanceof HttpError;
     const response = errorResponse(

@@ -34,6 +34,10 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",
   "TRUSTED_PROXIES",
+  "INDEX_DOCUMENT",
+  "ERROR_DOCUMENT",
+  "SPA_FALLBACK",
+  "CACHE_CONTROL",
   ...AUTH_SETTINGS,
 ];
 

@@ -17,10 +17,14 @@ import { sendUpstream, type UpstreamRequest } from "./upstream.ts";
 export type Served = Exclude<Route, { kind: "reject" }>;
 
 /** Sends one upstream request and relays its answer. */
-async function proxied(ex: Exchange, request: UpstreamRequest): Promise<Response> {
+async function proxied(
+  ex: Exchange,
+  request: UpstreamRequest,
+  cacheControl?: string,
+): Promise<Response> {
   const res = await sendUpstream(ex.backend, request);
   const timeoutMs = ex.backend.config.upstreamTimeoutMs;
-  return await relay(res, { method: ex.method, client: ex.client, timeoutMs });
+  return await relay(res, { method: ex.method, client: ex.client, timeoutMs, cacheControl });
 }
 
 /** Serves a route that was not rejected; throws {@linkcode HttpError} for the answers it refuses. */
@@ -36,7 +40,8 @@ export async function dispatch(ex: Exchange, route: Served): Promise<Response> {
     case "object": {
       const { bucket, key, query } = route;
       if (route.mode === "proxy") {
-        return await proxied(ex, { method, bucket, key, query, forward: ex.req.headers });
+        const request = { method, bucket, key, query, forward: ex.req.headers };
+        return await proxied(ex, request, ex.backend.config.cacheControl);
       }
       // Links in our own listings name exact keys (folders end in `/`): a click on one
       // (Sec-Fetch-Site: same-origin) needs no check; a typed or outside link does.

@@ -21,7 +21,7 @@ import { sendUpstream } from "./upstream.ts";
 /** Largest listing read (S3 sends at most 1000 entries, well under this). */
 const MAX_LISTING_BODY = 32 * 1024 * 1024;
 
-/** A folder: its `index.html`, else (when listings are on) a generated listing of the prefix. */
+/** A folder: its index document (`INDEX_DOCUMENT`), else (when listings are on) a generated listing of the prefix. */
 export async function serveFolder(
   ex: Exchange,
   bucket: string,
@@ -33,12 +33,13 @@ export async function serveFolder(
   const index = await sendUpstream(backend, {
     method,
     bucket,
-    key: prefix + "index.html",
+    key: prefix + config.indexDocument,
     query: [],
     forward: ex.req.headers,
   });
   if (index.status !== 404 || !config.listing) {
-    return await relay(index, { method, client: ex.client, timeoutMs: config.upstreamTimeoutMs });
+    const { upstreamTimeoutMs: timeoutMs, cacheControl } = config;
+    return await relay(index, { method, client: ex.client, timeoutMs, cacheControl });
   }
   await index.body?.cancel();
   const page = query.find(([name]) => name === "page")?.[1];
@@ -101,15 +102,19 @@ export function routeIndexPage(prefixes: readonly string[], req: Request, method
 /**
  * A browser asking for `dir` (no slash) where no such object exists but the prefix `dir/` has
  * keys: a redirect to `dir/`, keeping the query string. Undefined when that does not apply.
+ * `knownMissing`: the caller has seen the `404` for `dir` already (no HEAD is sent).
  */
 export async function slashRedirect(
   ex: Exchange,
   bucket: string,
   key: string,
+  knownMissing = false,
 ): Promise<Response | undefined> {
-  const head = await sendUpstream(ex.backend, { method: "HEAD", bucket, key, query: [] });
-  await head.body?.cancel();
-  if (head.status !== 404) return undefined;
+  if (!knownMissing) {
+    const head = await sendUpstream(ex.backend, { method: "HEAD", bucket, key, query: [] });
+    await head.body?.cancel();
+    if (head.status !== 404) return undefined;
+  }
   const listing = await listFolder(ex, bucket, [
     ["list-type", "2"],
     ["prefix", key + "/"],
@@ -118,7 +123,12 @@ export async function slashRedirect(
   if (listing.files.length === 0 && listing.folders.length === 0) {
     throw new HttpError(404, "NoSuchKey", "no such key or folder");
   }
-  const { path, query } = rawTarget(ex.req.url);
+  return slashResponse(ex.req.url);
+}
+
+/** The `302` from a request's path to the same path with a `/` added, keeping the query. */
+export function slashResponse(url: string): Response {
+  const { path, query } = rawTarget(url);
   // A path starting with `//` would be read as another host: `/.//x/` is the same path.
   const location = (path.startsWith("//") ? "/." : "") + path + "/" + (query ? "?" + query : "");
   return new Response(null, {

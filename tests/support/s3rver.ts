@@ -62,6 +62,11 @@ export interface S3rverOptions {
   extraKeyPairs?: KeyPair[];
   /** Let unsigned requests through, as stock s3rver does. Default false (403). */
   allowAnonymous?: boolean;
+  /**
+   * Raw path prefixes (`/bucket/private/`) under which every GET and HEAD is `403 AccessDenied`,
+   * existing key or not, as with a bucket policy denying `s3:GetObject`; PUT still works.
+   */
+  denyGet?: string[];
   /** Host suffix for virtual-host style (`<bucket>.s3.<serviceEndpoint>`). */
   serviceEndpoint?: string;
   /** Port on 127.0.0.1. Default 0: any free port. */
@@ -242,6 +247,7 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
     keyPairs: [keyPair, ...(options.extraKeyPairs ?? [])],
     directory,
     allowAnonymous: options.allowAnonymous ?? false,
+    denyGet: options.denyGet ?? [],
     serviceEndpoint: options.serviceEndpoint,
     port: options.port ?? 0,
   };
