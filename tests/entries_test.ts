@@ -2,8 +2,8 @@
  * One suite, three entries: the same table of cases against the proxy under Deno and under Bun
  * (src/main.ts, via tests/support/proxy.ts) and as a Cloudflare Worker under workerd
  * (src/worker.ts, via tests/support/workerd.ts), each in front of `@20minutes/s3rver`, which
- * verifies every signature. Each server has two routes: `/` for the bucket and `/down/` for a
- * backend port nothing listens on; Deno and Bun read them from a routes file, the Worker from its
+ * verifies every signature. Each server has three routes: `/` for the bucket, `/down/` for a
+ * backend port nothing listens on, and `/www/` for the bucket as a website with an error page; Deno and Bun read them from a routes file, the Worker from its
  * `ROUTES` binding. A recording forwarder sits between the servers and s3rver, so a case can show
  * that nothing went upstream.
  *
@@ -49,6 +49,7 @@ const SMALL_GZ = new Uint8Array(gzipSync("compressed text, stored gzipped\n".rep
 /** Random bytes do not compress: the gzip stream is over 64 KiB, so it is streamed. */
 const LARGE_GZ = new Uint8Array(gzipSync(bytesOf(150_000, 2)));
 assert.ok(LARGE_GZ.length > 64 * 1024);
+const ERROR_PAGE_GZ = new Uint8Array(gzipSync("<!doctype html><h1>Not here</h1>\n".repeat(20)));
 
 let s3: S3rverHandle;
 let forwarder: Forwarder;
@@ -151,6 +152,21 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "a gzip-stored ERROR_DOCUMENT: a 404 with its bytes as stored, labelled gzip",
+    target: "/www/no/such/page",
+    headers: {
+      "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0",
+      accept: "text/html",
+      "sec-fetch-mode": "navigate",
+      "accept-encoding": "gzip",
+    },
+    check(res) {
+      assert.equal(res.status, 404);
+      assert.equal(res.headers.get("content-encoding"), "gzip");
+      assert.deepEqual(res.body, ERROR_PAGE_GZ);
+    },
+  },
+  {
     name: "Range: 206 with S3's Content-Range",
     target: "/bkt/files/report.bin",
     headers: { ...AWSCLI, range: "bytes=100-199" },
@@ -227,6 +243,7 @@ function routesDocument(downPort: number) {
     routes: [
       { prefix: "/", AUTH: "none" },
       { prefix: "/down/", AUTH: "none", AWS_ENDPOINT_HOST: `127.0.0.1:${downPort}` },
+      { prefix: "/www/", AUTH: "none", S3_BUCKET: "bkt", ERROR_DOCUMENT: "gz/404.html" },
     ],
   };
 }
@@ -240,7 +257,12 @@ describe("the Deno, Bun and Worker entries answer alike", () => {
     await s3.putObject("bkt", "files/report.bin", FILE);
     await s3.putObject("bkt", "site/index.html", INDEX, { "content-type": "text/html" });
     // PutObject with Content-Encoding, through the handle's signed fetch.
-    for (const [key, body] of [["gz/small.txt", SMALL_GZ], ["gz/large.bin", LARGE_GZ]] as const) {
+    const gzipped = [
+      ["gz/small.txt", SMALL_GZ],
+      ["gz/large.bin", LARGE_GZ],
+      ["gz/404.html", ERROR_PAGE_GZ],
+    ] as const;
+    for (const [key, body] of gzipped) {
       const put = await s3.signedFetch(`/bkt/${key}`, {
         method: "PUT",
         body,
