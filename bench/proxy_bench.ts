@@ -13,6 +13,10 @@
  * - **bare**: the bare server's static 307, the ceiling of the runtime's HTTP stack here;
  * - **redirect**: `GET` of a non-index key by a plain HTTP client (no `Accept`, as wrk and curl):
  *   route + presign + access log, no upstream;
+ * - **metrics**: the same against a second proxy started with `ADMIN_PORT=0`, so metrics are
+ *   recorded (they are only with an admin port), measured in turns with a proxy without
+ *   (`--metrics-rounds N`, default 3, the best of each kept); the run prints the cost of metrics,
+ *   1 - on/off (`--max-metrics-cost F` fails the run above it; default 0, no bar);
  * - **browser**: the same `GET` with a browser's headers (`Accept: text/html`, a Chrome
  *   user agent, ...): the proxy first sends S3 a `HEAD` of the key (a missing key might be a folder
  *   to redirect to with a slash), then presigns;
@@ -21,7 +25,13 @@
  *   404, then ListObjectsV2), the XML parsed and rendered as HTML;
  * - **redirect10**, **proxied10**: the redirect and proxied cases through a second proxy with a
  *   ROUTES_FILE of ten routes (each with its own prefix, bucket setting and credentials; the one
- *   measured is the last), against the one route at `/` of the cases above.
+ *   measured is the last), against the one route at `/` of the cases above;
+ * - **basic**: the redirect case on a route with `AUTH=basic` (an htpasswd line of cost 10), the
+ *   same credentials every time, so after the first request bcrypt is not paid (the cache);
+ * - **jwt**: the redirect case on a route with `AUTH=jwt` and an RS256 token (the issuer of
+ *   tests/support/oidc.ts, in this process), the same token every time (the verified-token cache).
+ *   Both through a third proxy whose routes file has `basic` under `/b/` and `jwt` under `/j/`;
+ *   the run prints each one's cost per request against redirect.
  *
  * Load comes from `wrk` when it is on the PATH (requests/s and p50/p99 latency), else from an
  * in-process generator (N concurrent keep-alive `fetch` loops for a fixed time), and the output
@@ -32,8 +42,11 @@
  *
  * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
  * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,browser,proxied,listing,redirect10,proxied10`, `--generator auto|wrk|fetch`,
- * `--budget S` (default 150), `--min-ratio R` (exit 1 when redirect/bare is below R for a runtime; default 0, no bar).
+ * `--cases bare,redirect,metrics,browser,proxied,listing,redirect10,proxied10,basic,jwt`,
+ * `--generator auto|wrk|fetch`, `--budget S` (default 150), `--min-ratio R` (exit 1 when
+ * redirect/bare is below R for a runtime; default 0, no bar), `--max-auth-cost C` (exit 1 when
+ * basic or jwt costs more than C times redirect per request; default 0, no bar),
+ * `--metrics-rounds N`, `--max-metrics-cost F` (see the metrics case above).
  *
  * @module
  */
@@ -41,6 +54,8 @@
 import process from "node:process";
 import { readLines } from "../tests/support/lines.ts";
 import { type ProxyHandle, REPO_ROOT, type Runtime, startProxy } from "../tests/support/proxy.ts";
+import { makeKey, signJwt, startIssuer } from "../tests/support/oidc.ts";
+import { bcryptHash } from "../src/auth/bcrypt.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The bare server: `deno run --allow-net bench/proxy_bench.ts --serve-bare` or `bun run ... `.
@@ -108,17 +123,22 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
 const CASES = [
   "bare",
   "redirect",
+  "metrics",
   "browser",
   "proxied",
   "listing",
   "redirect10",
   "proxied10",
+  "basic",
+  "jwt",
 ] as const;
 type Case = typeof CASES[number];
 /** The cases served by the proxy with ten routes, and the one-route case each is compared with. */
 const TEN_ROUTES: Record<string, Case> = { redirect10: "redirect", proxied10: "proxied" };
 /** The prefix of the measured route among the ten (the last one in the file). */
 const TEN_PREFIX = "/site9/";
+/** The cases served by the proxy with access control. */
+const AUTH_CASES: readonly Case[] = ["basic", "jwt"];
 
 // ---------------------------------------------------------------------------------------------
 // The S3-like upstream (in this process).
@@ -415,7 +435,10 @@ async function check(
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
     case "redirect":
+    case "metrics":
     case "redirect10":
+    case "basic":
+    case "jwt":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
@@ -472,6 +495,9 @@ async function main(): Promise<void> {
   const threads = Math.floor(numberOption("--threads", 1, 1));
   const budget = numberOption("--budget", 150, 5);
   const minRatio = numberOption("--min-ratio", 0, 0);
+  const maxMetricsCost = numberOption("--max-metrics-cost", 0, 0);
+  const metricsRounds = Math.floor(numberOption("--metrics-rounds", 3, 1));
+  const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
   const generatorOption = option("--generator", "auto");
@@ -530,11 +556,49 @@ async function main(): Promise<void> {
     }),
     { mode: 0o600 },
   );
+  // Access control: basic under /b/, jwt under /j/ (the issuer runs in this process).
+  const jwtKey = makeKey("RS256", "bench");
+  const issuer = cases.includes("jwt") ? await startIssuer([jwtKey]) : undefined;
+  const authFile = `${scratch}/auth-routes.json`;
+  await Deno.writeTextFile(
+    `${scratch}/htpasswd`,
+    `bench:${bcryptHash("bench-pass", new Uint8Array(16), 10)}\n`,
+  );
+  await Deno.writeTextFile(
+    authFile,
+    JSON.stringify({
+      routes: [
+        { prefix: "/b/", AUTH: "basic", AUTH_BASIC_FILE: `${scratch}/htpasswd` },
+        ...(issuer
+          ? [{
+            prefix: "/j/",
+            AUTH: "jwt",
+            AUTH_JWT_ISSUER: issuer.issuer,
+            AUTH_JWT_AUDIENCE: "bench",
+          }]
+          : []),
+      ],
+    }),
+  );
+  const authHeaders: Partial<Record<Case, Record<string, string>>> = {
+    basic: { authorization: `Basic ${btoa("bench:bench-pass")}` },
+    jwt: {
+      authorization: `Bearer ${
+        issuer &&
+        signJwt(jwtKey, {
+          iss: issuer.issuer,
+          aud: "bench",
+          sub: "bench-user",
+          exp: Math.floor(Date.now() / 1000) + 86_400,
+        })
+      }`,
+    },
+  };
   const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
   let failed = false;
 
-  const measure = async (runtime: Runtime, kind: Case, url: string) => {
-    const headers = kind === "browser" ? BROWSER_HEADERS : {};
+  const measure = async (runtime: Runtime, kind: Case, url: string, note = "") => {
+    const headers = kind === "browser" ? BROWSER_HEADERS : authHeaders[kind] ?? {};
     const expect = await check(kind, url, headers, upstreamHost);
     const run = (s: number) =>
       wrk
@@ -547,7 +611,9 @@ async function main(): Promise<void> {
     console.log(
       `${runtime.padEnd(5)} ${kind.padEnd(9)} ${
         Math.round(result.rps).toLocaleString("en-US").padStart(8)
-      } req/s  p50 ${fmtMs(result.p50).padStart(8)}  p99 ${fmtMs(result.p99).padStart(8)}${bad}`,
+      } req/s  p50 ${fmtMs(result.p50).padStart(8)}  p99 ${fmtMs(result.p99).padStart(8)}${bad}${
+        note ? `  (${note})` : ""
+      }`,
     );
     if (result.bad > 0) failed = true;
   };
@@ -560,11 +626,14 @@ async function main(): Promise<void> {
       }
       const paths: Record<Exclude<Case, "bare">, string> = {
         redirect: `/${BUCKET}/${PHOTO}`,
+        metrics: `/${BUCKET}/${PHOTO}`,
         browser: `/${BUCKET}/${PHOTO}`,
         proxied: `/${BUCKET}/site/index.html`,
         listing: `/${BUCKET}/docs/`,
         redirect10: `${TEN_PREFIX}${PHOTO}`,
         proxied10: `${TEN_PREFIX}site/index.html`,
+        basic: `/b/${BUCKET}/${PHOTO}`,
+        jwt: `/j/${BUCKET}/${PHOTO}`,
       };
       const env = {
         AWS_ENDPOINT_HOST: upstreamHost,
@@ -573,10 +642,14 @@ async function main(): Promise<void> {
         AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
         AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
       };
-      const one = cases.filter((c) => c !== "bare" && !(c in TEN_ROUTES));
+      const one = cases.filter((c) =>
+        c !== "bare" && c !== "metrics" && !(c in TEN_ROUTES) && !AUTH_CASES.includes(c)
+      );
       const ten = cases.filter((c) => c in TEN_ROUTES);
+      const auth = cases.filter((c) => AUTH_CASES.includes(c));
       const runs: [Case[], Record<string, string>][] = [[one, env]];
       if (ten.length > 0) runs.push([ten, { ...env, ROUTES_FILE: routesFile }]);
+      if (auth.length > 0) runs.push([auth, { ...env, ROUTES_FILE: authFile }]);
       for (const [group, groupEnv] of runs) {
         if (group.length === 0) continue;
         const proxy = await startProxy({ runtime, env: groupEnv });
@@ -595,21 +668,89 @@ async function main(): Promise<void> {
           proxies.delete(proxy);
         }
       }
+      if (cases.includes("metrics")) {
+        // Metrics off and on, in two proxies side by side, measured in turns; the best of each
+        // is kept (other load on the machine only ever lowers a figure).
+        const off = await startProxy({ runtime, env });
+        proxies.add(off);
+        const on = await startProxy({ runtime, env: { ...env, ADMIN_PORT: "0" } }).catch(
+          async (e) => {
+            await off.stop();
+            throw e;
+          },
+        );
+        proxies.add(on);
+        try {
+          for (let round = 0; round < metricsRounds; round++) {
+            await measure(runtime, "redirect", off.url + paths.redirect, "metrics off");
+            await measure(runtime, "metrics", on.url + paths.metrics, "metrics on");
+          }
+          for (const proxy of [off, on]) {
+            const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
+            if (errors > 0) {
+              console.log(`${runtime}: the proxy logged ${errors} errors`);
+              failed = true;
+            }
+          }
+        } finally {
+          for (const proxy of [off, on]) {
+            await proxy.stop();
+            proxies.delete(proxy);
+          }
+        }
+      }
     }
   } finally {
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
     await upstream.shutdown();
+    await issuer?.close();
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
 
   for (const runtime of runtimes) {
-    const rps = (kind: Case) =>
-      rows.find((r) => r.runtime === runtime && r.kind === kind)?.result.rps;
+    /** The best figure of a case (the metrics pair runs several times). */
+    const rps = (kind: Case) => {
+      const all = rows.filter((r) => r.runtime === runtime && r.kind === kind);
+      return all.length === 0 ? undefined : Math.max(...all.map((r) => r.result.rps));
+    };
+    const off = rps("redirect");
+    const on = rps("metrics");
+    if (off !== undefined && on !== undefined) {
+      const cost = 1 - on / off;
+      console.log(
+        `${runtime}: metrics on/off ${(100 * on / off).toFixed(1)}% (cost ${
+          (100 * cost).toFixed(1)
+        }%)`,
+      );
+      if (maxMetricsCost > 0 && cost > maxMetricsCost) {
+        console.error(
+          `FAIL: ${runtime} metrics cost ${cost.toFixed(3)} is above ${maxMetricsCost}`,
+        );
+        failed = true;
+      }
+    }
     const ten = Object.entries(TEN_ROUTES).filter(([c, o]) => rps(c as Case) && rps(o)).map(
       ([c, o]) => `${c}/${o} ${(100 * rps(c as Case)! / rps(o)!).toFixed(0)}%`,
     );
     if (ten.length > 0) console.log(`${runtime}, ten routes vs one: ${ten.join(", ")}`);
+    const open = rps("redirect");
+    const costs = AUTH_CASES.filter((c) => rps(c) !== undefined && open);
+    if (costs.length > 0) {
+      const cost = (c: Case) => open! / rps(c)!;
+      console.log(
+        `${runtime}: cost per request against redirect: ` +
+          costs.map((c) => `${c} ${cost(c).toFixed(2)}x`).join(", "),
+      );
+      for (const c of costs) {
+        if (maxAuthCost > 0 && cost(c) > maxAuthCost) {
+          console.error(
+            `FAIL: ${runtime} ${c} costs ${cost(c).toFixed(2)}x redirect (> ${maxAuthCost})`,
+          );
+          failed = true;
+        }
+      }
+    }
     const bare = rps("bare");
     if (bare === undefined) continue;
     const ratios = cases.filter((c) => c !== "bare" && rps(c) !== undefined).map((c) =>

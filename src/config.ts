@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type CorsPolicy, parseCors } from "./cors.ts";
 import { type Env, regionOf, setting } from "./env.ts";
 import { type AuthConfig, parseAuthConfig } from "./auth/config.ts";
 import { type Cidr, parseCidrList } from "./net.ts";
@@ -55,6 +56,8 @@ export interface Config {
   readonly cacheControl?: string;
   /** Who may use the route (`AUTH` and its methods' settings). */
   readonly auth: AuthConfig;
+  /** CORS for browser apps on other origins (`CORS_*`); undefined: no CORS headers. */
+  readonly cors?: CorsPolicy;
 }
 
 /** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
@@ -267,6 +270,7 @@ export function parseConfig(env: Env): ConfigResult {
   const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
   const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
   const auth = parseAuthConfig(env, errors);
+  const cors = parseCors((name) => setting(env, name), errors);
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -292,6 +296,7 @@ export function parseConfig(env: Env): ConfigResult {
       spaFallback,
       cacheControl,
       auth,
+      ...(cors ? { cors } : {}),
     },
   };
 }

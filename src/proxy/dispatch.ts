@@ -1,7 +1,7 @@
 /**
  * Serving a decided request: one upstream request relayed, a folder, or a presigned redirect
- * (with the slash check for browsers). Also what the router needs around it: what a request
- * reads (for prefix-limited principals) and marking answers to authenticated requests private.
+ * (with the slash check for browsers). Also what the router needs to check first: what a
+ * request reads (for prefix-limited principals).
  *
  * @module
  */
@@ -55,17 +55,6 @@ export async function dispatch(ex: Exchange, route: Served): Promise<Response> {
       return await presignedRedirect(ex.backend, { method, bucket, key, query });
     }
   }
-}
-
-/** Marks an answer to an authenticated request as for that client only: no shared cache. */
-export function privately(response: Response): Response {
-  const cc = response.headers.get("cache-control");
-  if (cc === null || !/\b(private|no-store)\b/i.test(cc)) {
-    const rest = (cc ?? "").split(",").map((d) => d.trim())
-      .filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
-    response.headers.set("cache-control", ["private", ...rest].join(", "));
-  }
-  return response;
 }
 
 /** What a decided request reads, for a principal limited to some prefixes. */

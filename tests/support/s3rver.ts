@@ -54,8 +54,11 @@ export interface KeyPair {
 
 /** Options for {@linkcode startS3rver}. */
 export interface S3rverOptions {
-  /** Buckets to create before the server starts. */
-  buckets?: string[];
+  /**
+   * Buckets to create before the server starts: a name, or a name with configuration documents
+   * (`CORSConfiguration`, `WebsiteConfiguration` XML) applied at startup.
+   */
+  buckets?: (string | { name: string; configs: string[] })[];
   /** The default key pair (handle.accessKeyId/secretAccessKey); generated per run if absent. */
   keyPair?: KeyPair;
   /** More key pairs the server accepts, besides the default one. */
