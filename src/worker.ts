@@ -30,6 +30,7 @@ import { type CredentialProvider, errorMessage } from "./credentials/provider.ts
 import { scopeProblems } from "./s3/scope.ts";
 import { AuthConfigError, type AuthIo, createAuthenticators } from "./auth/index.ts";
 import type { Authenticator } from "./auth/method.ts";
+import { logFilter, parseOpsSettings } from "./ops/settings.ts";
 
 /** A Worker's bindings: strings (vars, secrets), JSON values (vars), or platform objects. */
 export type Bindings = Readonly<Record<string, unknown>>;
@@ -148,7 +149,8 @@ export async function setupWorker(
 ): Promise<WorkerSetup> {
   const read = bindingsEnv(bindings);
   const { env } = read;
-  const errors = [...read.errors, ...unavailable(env)];
+  const ops = parseOpsSettings(env);
+  const errors = [...read.errors, ...(ops.ok ? [] : ops.errors), ...unavailable(env)];
   const { specs, errors: specErrors, many } = routeSpecs(env);
   errors.push(...specErrors);
   const name = (spec: RouteSpec) => many ? `route ${specs.indexOf(spec)} (${spec.prefix}): ` : "";
@@ -250,7 +252,7 @@ export interface ModuleWorker {
  * ```
  */
 export function createWorker(deps: WorkerDeps = {}): ModuleWorker {
-  const log = deps.log ?? consoleLog;
+  const sink = deps.log ?? consoleLog;
   const now = deps.now ?? Date.now;
   // Wrapped, not passed as it is: workerd throws "Illegal invocation" for its fetch called
   // with another `this` than the global (a method call on an I/O object, say).
@@ -258,6 +260,12 @@ export function createWorker(deps: WorkerDeps = {}): ModuleWorker {
   const handlers = new WeakMap<object, Promise<Handler>>();
 
   async function build(bindings: Bindings): Promise<Handler> {
+    // LOG_LEVEL and ACCESS_LOG, as in main.ts (a bad value is reported with the rest).
+    const ops = parseOpsSettings(bindingsEnv(bindings).env);
+    const keep = logFilter(ops.ok ? ops.settings : { logLevel: "info", accessLog: true });
+    const log = (entry: LogEntry) => {
+      if (keep(entry)) sink(entry);
+    };
     const setup = await setupWorker(bindings, log, fetchFn, now);
     if (!setup.ok) {
       log({ level: "error", event: "bad_configuration", errors: setup.errors });
@@ -303,7 +311,7 @@ export function createWorker(deps: WorkerDeps = {}): ModuleWorker {
       } catch (e) {
         // The name only: a message might quote a binding.
         const error = e instanceof Error ? e.name : "error";
-        log({ level: "error", event: "setup_failed", error });
+        sink({ level: "error", event: "setup_failed", error });
         return new Response("internal error\n", {
           status: 500,
           headers: { "cache-control": "no-store" },

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { bindingsEnv, createWorker, setupWorker, UNAVAILABLE_ON_WORKERS } from "../src/worker.ts";
 import type { LogEntry } from "../src/handler.ts";
 import { compatibilityDate, startWorker } from "./support/workerd.ts";
+import { makeKey, signJwt, startIssuer } from "./support/oidc.ts";
 import { REPO_ROOT } from "./support/proxy.ts";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -287,7 +288,75 @@ describe("the module Worker", () => {
   });
 });
 
+describe("LOG_LEVEL and ACCESS_LOG", () => {
+  test("filter the Worker's log as they filter main's; a bad value is a configuration problem", async () => {
+    const { entries, log } = logs();
+    const worker = createWorker({ fetch: noFetch, log, now: () => NOW });
+    const quiet = { ...KEYS, LOG_LEVEL: "warn", ACCESS_LOG: "off" };
+    const res = await worker.fetch(
+      new Request("http://proxy/bkt/key", { headers: { "user-agent": "curl/8" } }),
+      quiet,
+    );
+    assert.equal(res.status, 307);
+    assert.deepEqual(entries.map((e) => e.event), ["open_routes"]);
+    const bad = await worker.fetch(new Request("http://proxy/"), { ...KEYS, LOG_LEVEL: "loud" });
+    assert.equal(bad.status, 503);
+    assert.match(await bad.text(), /- LOG_LEVEL: /);
+  });
+});
+
 describe("under workerd", () => {
+  test("AUTH=jwt: keys fetched from the issuer at the first request, tokens verified", async () => {
+    const key = makeKey("ES256", "k1");
+    await using issuer = await startIssuer([key]);
+    await using worker = await startWorker({
+      bindings: {
+        ...KEYS,
+        AWS_ENDPOINT_HOST: "s3.example",
+        AUTH: "jwt",
+        AUTH_JWT_ISSUER: issuer.issuer,
+        AUTH_JWT_AUDIENCE: "s3-proxy",
+      },
+    });
+    const token = (claims: Record<string, unknown>) =>
+      signJwt(key, {
+        iss: issuer.issuer,
+        aud: "s3-proxy",
+        sub: "sso-user-7",
+        exp: Math.floor(Date.now() / 1000) + 600,
+        ...claims,
+      });
+    const ask = (authorization?: string) =>
+      fetch(`${worker.url}/bkt/file.bin`, {
+        redirect: "manual",
+        headers: { "user-agent": "curl/8", ...(authorization ? { authorization } : {}) },
+      });
+    // The first requests come together: one build (one discovery, one JWKS fetch) serves all.
+    const first = await Promise.all(Array.from({ length: 6 }, () => ask(`Bearer ${token({})}`)));
+    for (const res of first) {
+      assert.equal(res.status, 307);
+      await res.body?.cancel();
+    }
+    const none = await ask();
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get("www-authenticate") ?? "", /^Bearer /);
+    await none.body?.cancel();
+    const wrong = await ask(`Bearer ${token({ aud: "someone-else" })}`);
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+    const good = await ask(`Bearer ${token({})}`);
+    assert.equal(good.status, 307, await good.clone().text());
+    assert.match(good.headers.get("location") ?? "", /^https:\/\/s3\.example\/bkt\/file\.bin\?/);
+    assert.match(good.headers.get("cache-control") ?? "", /private/);
+    await good.body?.cancel();
+    assert.equal(issuer.discoveryFetches(), 1);
+    assert.equal(issuer.jwksFetches(), 1);
+    const logged = worker.jsonLines().filter((l) => l.event === "request");
+    assert.equal(logged.at(-1)?.principal, "sso-user-7");
+    // Nothing but JSON lines: no workerd warning (a promise shared across requests, say).
+    assert.equal(worker.jsonLines().length, worker.lines().length, worker.lines().join("\n"));
+  });
+
   test("wrangler.toml runs src/worker.ts, at the compatibility date the tests run it with", async () => {
     const toml = await Deno.readTextFile(`${REPO_ROOT}wrangler.toml`);
     assert.match(toml, /^main = "src\/worker\.ts"$/m);
