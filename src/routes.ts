@@ -128,6 +128,8 @@ export interface RoutesFile {
   readonly text: string;
   /** `st_mode` of the file, when known: a file with secrets must not be group/other-readable. */
   readonly mode?: number;
+  /** What messages call the document (a Worker's `ROUTES` binding); `ROUTES_FILE (path)` without. */
+  readonly label?: string;
 }
 
 /**
@@ -169,7 +171,7 @@ export function prefixSegments(prefix: string): string[] | string {
  * ```
  */
 export function parseRoutes(file: RoutesFile, env: Env): RoutesResult {
-  const where = `ROUTES_FILE (${file.path})`;
+  const where = file.label ?? `ROUTES_FILE (${file.path})`;
   let doc: unknown;
   try {
     doc = JSON.parse(file.text);

@@ -85,7 +85,10 @@ export async function relay(res: Response, options: RelayOptions): Promise<Respo
     }
     return answer;
   }
-  if (empty || !res.body) return new Response(null, { status: res.status, headers });
+  // The bytes are sent as stored (upstream.ts asks for them undecoded): workerd would otherwise
+  // compress a body labelled Content-Encoding: gzip a second time. Deno and Bun ignore the field.
+  const init = { status: res.status, headers, encodeBody: "manual" } as ResponseInit;
+  if (empty || !res.body) return new Response(null, init);
   const length = res.headers.get("content-length");
   if (length !== null && Number(length) <= MAX_BUFFERED_BODY) {
     // A small body is read whole (within the timeout), so a break or a stall is a clean
@@ -97,9 +100,9 @@ export async function relay(res: Response, options: RelayOptions): Promise<Respo
     if (bytes === undefined || bytes.length !== Number(length)) {
       throw new HttpError(502, "BadGateway", "the backend broke off the body");
     }
-    return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, headers });
+    return new Response(bytes as Uint8Array<ArrayBuffer>, init);
   }
-  return new Response(idleTimeout(res.body, timeoutMs), { status: res.status, headers });
+  return new Response(idleTimeout(res.body, timeoutMs), init);
 }
 
 /**
