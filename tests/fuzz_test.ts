@@ -15,7 +15,7 @@
  * - Deno and Bun give the same status for each input, but for the differences in
  *   {@linkcode ALLOWED_DIFFERENCES}, each with its reason.
  *
- * The seed is random unless `FUZZ_SEED` is set, and printed in every failure so that it can be
+ * The seed is fixed unless `FUZZ_SEED` is set, and printed in every failure so that it can be
  * replayed: `FUZZ_SEED=123 deno test --allow-all tests/fuzz_test.ts`. `FUZZ_COUNT` changes the
  * number of requests.
  *
@@ -30,7 +30,9 @@ import { type Answer, Http1Client } from "./support/http1.ts";
 import { FUZZ_OBJECTS, type FuzzRequest, hostileRequests } from "./support/fuzz.ts";
 import { verifyPresigned, verifyUpstream } from "./support/sigv4_verify.ts";
 
-const SEED = Number(Deno.env.get("FUZZ_SEED") ?? crypto.getRandomValues(new Uint32Array(1))[0]);
+// A fixed seed by default, so that a run is repeatable (CI must not fail on a new draw); set
+// FUZZ_SEED to explore others (`FUZZ_SEED=$RANDOM`).
+const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261201);
 const COUNT = Number(Deno.env.get("FUZZ_COUNT") ?? 10_000);
 const LANES = 8;
 /** How many 307s are fetched at s3rver per runtime. */

@@ -279,6 +279,9 @@ function target(rand: Rand, tags: Set<string>): Uint8Array {
     out.set(b, at);
     at += b.length;
   }
+  // A dot segment however it came (a word, an escape, raw): the runtimes resolve it differently.
+  const path = new TextDecoder("latin1").decode(out).split("?")[0];
+  if (/(^|[/\\])(\.|%2e)+(?=[/\\]|$)/i.test(path)) tags.add("dot");
   return out;
 }
 
