@@ -667,111 +667,114 @@ describe("routes end to end (issue 10)", () => {
           }
         };
         const load = Promise.all([0, 1, 2].map(worker));
+        // The load stops however this ends: a failed step must not leave it spinning forever.
+        try {
+          // A large download on route one, started and left in flight.
+          const big = await fetch(p.url + `/one/${BIG_KEY}`, { headers: API });
+          assert.equal(big.status, 200);
+          const reader = big.body!.getReader();
+          const first = await reader.read();
+          assert.ok(!first.done && first.value.length > 0);
 
-        // A large download on route one, started and left in flight.
-        const big = await fetch(p.url + `/one/${BIG_KEY}`, { headers: API });
-        assert.equal(big.status, 200);
-        const reader = big.body!.getReader();
-        const first = await reader.read();
-        assert.ok(!first.done && first.value.length > 0);
+          let hups = 0;
+          const reloaded = (reason: string, nth: number) => {
+            let seen = 0;
+            return p.waitForLine(
+              (l) =>
+                l.includes('"event":"routes_reloaded"') && l.includes(`"reason":"${reason}"`) &&
+                ++seen >= nth,
+              15_000,
+              `routes_reloaded #${nth} (${reason})`,
+            );
+          };
+          const failed = (reason: string, nth: number) => {
+            let seen = 0;
+            return p.waitForLine(
+              (l) =>
+                l.includes('"event":"routes_reload_failed"') &&
+                l.includes(`"reason":"${reason}"`) &&
+                ++seen >= nth,
+              15_000,
+              `routes_reload_failed #${nth} (${reason})`,
+            );
+          };
 
-        let hups = 0;
-        const reloaded = (reason: string, nth: number) => {
-          let seen = 0;
-          return p.waitForLine(
-            (l) =>
-              l.includes('"event":"routes_reloaded"') && l.includes(`"reason":"${reason}"`) &&
-              ++seen >= nth,
-            15_000,
-            `routes_reloaded #${nth} (${reason})`,
-          );
-        };
-        const failed = (reason: string, nth: number) => {
-          let seen = 0;
-          return p.waitForLine(
-            (l) =>
-              l.includes('"event":"routes_reload_failed"') && l.includes(`"reason":"${reason}"`) &&
-              ++seen >= nth,
-            15_000,
-            `routes_reload_failed #${nth} (${reason})`,
-          );
-        };
+          // 1. SIGHUP, after a good file with a third route (a profile) was written.
+          await replaceFile(file, JSON.stringify({ routes: [one, two, three] }));
+          Deno.kill(p.pid, "SIGHUP");
+          const r1 = JSON.parse(await reloaded("SIGHUP", ++hups));
+          assert.deepEqual(r1.routes, ["/one/", "/two/", "/three/"]);
+          const got3 = await get(p, "/three/index.html");
+          assert.equal(got3.status, 200, got3.text);
+          assert.equal(got3.text, "<p>delta home</p>");
 
-        // 1. SIGHUP, after a good file with a third route (a profile) was written.
-        await replaceFile(file, JSON.stringify({ routes: [one, two, three] }));
-        Deno.kill(p.pid, "SIGHUP");
-        const r1 = JSON.parse(await reloaded("SIGHUP", ++hups));
-        assert.deepEqual(r1.routes, ["/one/", "/two/", "/three/"]);
-        const got3 = await get(p, "/three/index.html");
-        assert.equal(got3.status, 200, got3.text);
-        assert.equal(got3.text, "<p>delta home</p>");
+          // 2. A change of the file (no signal): route one is gone, its download goes on.
+          await replaceFile(file, JSON.stringify({ routes: [two, three] }));
+          const r2 = JSON.parse(await reloaded("changed", 1));
+          assert.deepEqual(r2.routes, ["/two/", "/three/"]);
+          const gone = await get(p, "/one/index.html", API);
+          assert.equal(gone.status, 404, gone.text);
 
-        // 2. A change of the file (no signal): route one is gone, its download goes on.
-        await replaceFile(file, JSON.stringify({ routes: [two, three] }));
-        const r2 = JSON.parse(await reloaded("changed", 1));
-        assert.deepEqual(r2.routes, ["/two/", "/three/"]);
-        const gone = await get(p, "/one/index.html", API);
-        assert.equal(gone.status, 404, gone.text);
+          // 3. A bad file (every problem logged; world-readable with a secret): routes stay.
+          const secret = generateKeyPair().secretAccessKey;
+          secrets.add(secret);
+          const bad = {
+            routes: [
+              two,
+              { ...three, S3_BUKET: "x" },
+              { AUTH: "none", prefix: "/four", PRESIGN_EXPIRES: 0 },
+              { AUTH: "none", prefix: "/two/", REDIRECT: "sometimes" },
+              { AUTH: "none", prefix: "/five/", AWS_ACCESS_KEY_ID: "AKIAONLY" },
+              {
+                AUTH: "none",
+                prefix: "/six/",
+                AWS_ACCESS_KEY_ID: "AKIASIX",
+                AWS_SECRET_ACCESS_KEY: secret,
+              },
+            ],
+          };
+          await replaceFile(file, JSON.stringify(bad), 0o644);
+          const f1 = JSON.parse(await failed("changed", 1));
+          const expected = [
+            /route 1 \(\/three\/\): unknown key "S3_BUKET" \(did you mean S3_BUCKET\?\)/,
+            /route 2 \(\/four\): "prefix" must start and end with \//,
+            /route 2 \(\/four\): PRESIGN_EXPIRES/,
+            /route 3 \(\/two\/\): REDIRECT: "sometimes"/,
+            /route 3 \(\/two\/\): the prefix is the same as route 0/,
+            /route 4 \(\/five\/\): AWS_ACCESS_KEY_ID: needs AWS_SECRET_ACCESS_KEY/,
+            /holds a secret \(AWS_SECRET_ACCESS_KEY in route 5 \(\/six\/\)\).*\(mode 0644\)/,
+          ];
+          for (const re of expected) {
+            assert.ok(
+              (f1.errors as string[]).some((e) => re.test(e)),
+              `${re} in:\n${f1.errors.join("\n")}`,
+            );
+          }
+          const still = await get(p, "/three/docs/file.txt");
+          assert.equal(still.status, 307, "the running routes keep serving");
+          const followed = await fetch(still.headers.get("location")!);
+          assert.equal(await followed.text(), "delta file", "verified at backend B, with B2");
+          // SIGHUP with the bad file still there: tried again, refused again.
+          Deno.kill(p.pid, "SIGHUP");
+          const f2 = JSON.parse(await failed("SIGHUP", 1));
+          assert.deepEqual(f2.errors, f1.errors);
+          assert.equal((await get(p, "/three/index.html")).status, 200);
 
-        // 3. A bad file (every problem logged; world-readable with a secret): routes stay.
-        const secret = generateKeyPair().secretAccessKey;
-        secrets.add(secret);
-        const bad = {
-          routes: [
-            two,
-            { ...three, S3_BUKET: "x" },
-            { AUTH: "none", prefix: "/four", PRESIGN_EXPIRES: 0 },
-            { AUTH: "none", prefix: "/two/", REDIRECT: "sometimes" },
-            { AUTH: "none", prefix: "/five/", AWS_ACCESS_KEY_ID: "AKIAONLY" },
-            {
-              AUTH: "none",
-              prefix: "/six/",
-              AWS_ACCESS_KEY_ID: "AKIASIX",
-              AWS_SECRET_ACCESS_KEY: secret,
-            },
-          ],
-        };
-        await replaceFile(file, JSON.stringify(bad), 0o644);
-        const f1 = JSON.parse(await failed("changed", 1));
-        const expected = [
-          /route 1 \(\/three\/\): unknown key "S3_BUKET" \(did you mean S3_BUCKET\?\)/,
-          /route 2 \(\/four\): "prefix" must start and end with \//,
-          /route 2 \(\/four\): PRESIGN_EXPIRES/,
-          /route 3 \(\/two\/\): REDIRECT: "sometimes"/,
-          /route 3 \(\/two\/\): the prefix is the same as route 0/,
-          /route 4 \(\/five\/\): AWS_ACCESS_KEY_ID: needs AWS_SECRET_ACCESS_KEY/,
-          /holds a secret \(AWS_SECRET_ACCESS_KEY in route 5 \(\/six\/\)\).*\(mode 0644\)/,
-        ];
-        for (const re of expected) {
-          assert.ok(
-            (f1.errors as string[]).some((e) => re.test(e)),
-            `${re} in:\n${f1.errors.join("\n")}`,
-          );
+          // 4. A good file again.
+          await replaceFile(file, JSON.stringify({ routes: [one, two] }));
+          const r3 = JSON.parse(await reloaded("changed", 2));
+          assert.deepEqual(r3.routes, ["/one/", "/two/"]);
+          assert.equal((await get(p, "/three/index.html", API)).status, 404);
+          assert.equal((await get(p, "/one/index.html")).text, "<p>alpha home</p>");
+
+          // The download that began before all this ends whole.
+          const chunks = [first.value];
+          for (let r; !(r = await reader.read()).done;) chunks.push(r.value);
+          assert.equal(sha256(concat(chunks)), sha256(BIG_BODY));
+        } finally {
+          stop = true;
+          await load;
         }
-        const still = await get(p, "/three/docs/file.txt");
-        assert.equal(still.status, 307, "the running routes keep serving");
-        const followed = await fetch(still.headers.get("location")!);
-        assert.equal(await followed.text(), "delta file", "verified at backend B, with B2");
-        // SIGHUP with the bad file still there: tried again, refused again.
-        Deno.kill(p.pid, "SIGHUP");
-        const f2 = JSON.parse(await failed("SIGHUP", 1));
-        assert.deepEqual(f2.errors, f1.errors);
-        assert.equal((await get(p, "/three/index.html")).status, 200);
-
-        // 4. A good file again.
-        await replaceFile(file, JSON.stringify({ routes: [one, two] }));
-        const r3 = JSON.parse(await reloaded("changed", 2));
-        assert.deepEqual(r3.routes, ["/one/", "/two/"]);
-        assert.equal((await get(p, "/three/index.html", API)).status, 404);
-        assert.equal((await get(p, "/one/index.html")).text, "<p>alpha home</p>");
-
-        // The download that began before all this ends whole.
-        const chunks = [first.value];
-        for (let r; !(r = await reader.read()).done;) chunks.push(r.value);
-        assert.equal(sha256(concat(chunks)), sha256(BIG_BODY));
-
-        stop = true;
-        await load;
         assert.deepEqual(counts.failed, [], "no failed request");
         assert.ok(counts.ok >= 10, `${counts.ok} requests under load`);
         const errors = p.jsonLines().filter((l) => l.event === "request" && l.level === "error");
