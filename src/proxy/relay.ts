@@ -125,30 +125,63 @@ async function upstreamError(
  * does not come within `ms`: a backend that stalls mid-body breaks the client's download instead
  * of holding it open forever. Only time spent waiting on the backend counts; a client that reads
  * slowly asks for less, and is never cut off.
+ *
+ * One timer per stream, re-armed lazily: each read only notes when it started waiting, and the
+ * timer, when it fires, checks that and sleeps again for what is left (a timer and a
+ * `Promise.race` per chunk cost Deno 44% of a 1 MiB download's throughput).
  */
 function idleTimeout(body: ReadableStream<Uint8Array>, ms: number): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  /** When the pending read began (Date.now()), or -1 while none is pending. */
+  let waitingSince = -1;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const end = () => {
+    ended = true;
+    waitingSince = -1;
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const check = () => {
+    timer = undefined;
+    if (ended || waitingSince < 0) return; // not waiting on the backend: the next read re-arms
+    const left = waitingSince + ms - Date.now();
+    if (left > 0) {
+      timer = setTimeout(check, left);
+      return;
+    }
+    end();
+    const e = new Error(`the backend sent nothing for ${ms / 1000} s`);
+    reader.cancel(e).catch(() => {});
+    controller.error(e);
+  };
   return new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
     async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the backend sent nothing for ${ms / 1000} s`)),
-          ms,
-        );
-      });
+      waitingSince = Date.now();
+      timer ??= setTimeout(check, ms);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        const { done, value } = await Promise.race([reader.read(), stalled]);
-        if (done) controller.close();
-        else controller.enqueue(value);
+        chunk = await reader.read();
       } catch (e) {
+        if (ended) return;
+        end();
         reader.cancel(e).catch(() => {});
         controller.error(e);
-      } finally {
-        clearTimeout(timer);
+        return;
       }
+      if (ended) return; // timed out meanwhile: the stream has errored
+      waitingSince = -1;
+      if (chunk.done) {
+        end();
+        controller.close();
+      } else controller.enqueue(chunk.value);
     },
     cancel(reason) {
+      end();
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
