@@ -14,19 +14,18 @@ import { reloadOnSignal, runtimeCredentialIo } from "./credentials/io.ts";
 import type { CredentialProvider } from "./credentials/provider.ts";
 import { type Loaded, loadRoutes, type SetupIo } from "./setup.ts";
 import { currentRuntime, type Runtime } from "./runtime.ts";
+import { batchedLines, type LineWriter } from "./log_writer.ts";
+import { isoTime } from "./proxy/log.ts";
 
 /** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
 /** How often the routes file is checked for a change of its contents. */
 const ROUTES_POLL_MS = 2_000;
 
-/** One JSON line on stdout, written at once (console.log costs more than a redirect). */
-function logger(runtime: Runtime): (entry: LogEntry) => void {
+/** One JSON line on stdout per entry, batched (see log_writer.ts; flushed before every exit). */
+function logger(out: LineWriter): (entry: LogEntry) => void {
   return (entry) => {
-    const line = JSON.stringify(
-      "time" in entry ? entry : { time: new Date().toISOString(), ...entry },
-    );
-    runtime.write("stdout", line + "\n");
+    out.line(JSON.stringify("time" in entry ? entry : { time: isoTime(Date.now()), ...entry }));
   };
 }
 
@@ -38,8 +37,12 @@ function logProviders(loaded: Loaded, log: (entry: LogEntry) => void): void {
   }
 }
 
-async function main(runtime: Runtime): Promise<void> {
-  const log = logger(runtime);
+async function main(runtime: Runtime, out: LineWriter): Promise<void> {
+  const log = logger(out);
+  const exit: (code: number) => never = (code) => {
+    out.flush();
+    return runtime.exit(code);
+  };
   const env = runtime.env();
   const io: SetupIo = {
     credentials: runtimeCredentialIo({ env, log }),
@@ -51,7 +54,7 @@ async function main(runtime: Runtime): Promise<void> {
       "stderr",
       "s3 signing proxy: bad configuration:\n" + first.errors.map((e) => `  - ${e}\n`).join(""),
     );
-    runtime.exit(2);
+    exit(2);
   }
   // Say at once (the provider logs it loudly) when the credentials cannot sign today, such as
   // a signing key scoped to another day; requests that need a signature then get a 503.
@@ -134,11 +137,11 @@ async function main(runtime: Runtime): Promise<void> {
     for (const a of loaded.authenticators.values()) a.close?.();
     setTimeout(() => {
       log({ level: "warn", event: "shutdown_forced", afterMs: SHUTDOWN_GRACE_MS });
-      runtime.exit(0);
+      exit(0);
     }, SHUTDOWN_GRACE_MS);
     listener.shutdown().then(() => {
       stopHup();
-      runtime.exit(0);
+      exit(0);
     });
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -154,7 +157,9 @@ function readOrUndefined(runtime: Runtime, path: string | undefined): Promise<st
 
 if (import.meta.main) {
   const runtime = currentRuntime();
-  main(runtime).catch((e) => {
+  const out = batchedLines((text) => runtime.write("stdout", text));
+  main(runtime, out).catch((e) => {
+    out.flush();
     runtime.write("stderr", `s3 signing proxy: ${e instanceof Error ? e.stack : e}\n`);
     runtime.exit(1);
   });
