@@ -18,9 +18,16 @@ export type Served = Exclude<Route, { kind: "reject" }>;
 
 /** Sends one upstream request and relays its answer. */
 async function proxied(ex: Exchange, request: UpstreamRequest): Promise<Response> {
-  const res = await sendUpstream(ex.backend, request);
+  // Kept past the headers: a small body is read whole, and a stall aborts it.
+  const abort = new AbortController();
+  const res = await sendUpstream(ex.backend, { ...request, abort });
   const timeoutMs = ex.backend.config.upstreamTimeoutMs;
-  return await relay(res, { method: ex.method, client: ex.client, timeoutMs });
+  return await relay(res, {
+    method: ex.method,
+    client: ex.client,
+    timeoutMs,
+    abort: () => abort.abort(),
+  });
 }
 
 /** Serves a route that was not rejected; throws {@linkcode HttpError} for the answers it refuses. */
