@@ -45,6 +45,8 @@ export interface Config {
   readonly trustedProxies: readonly Cidr[];
   /** Who may use the route (`AUTH` and its methods' settings). */
   readonly auth: AuthConfig;
+  /** Seconds generated listings and folder checks are kept (`LISTING_CACHE_SECONDS`); 0: off. */
+  readonly listingCacheSeconds?: number;
 }
 
 /** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
@@ -196,6 +198,7 @@ export function parseConfig(env: Env): ConfigResult {
   const redirect = choice(env, "REDIRECT", ["auto", "always", "never"] as const, "auto", errors);
   const listBuckets = flag(env, "S3_LIST_BUCKETS", false, errors);
   const listing = flag(env, "LISTING", true, errors);
+  const listingCacheSeconds = integer(env, "LISTING_CACHE_SECONDS", 0, 0, 3600, errors);
   const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
   const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
   const auth = parseAuthConfig(env, errors);
@@ -217,6 +220,7 @@ export function parseConfig(env: Env): ConfigResult {
       redirect,
       listBuckets,
       listing,
+      listingCacheSeconds,
       allowCidrs,
       trustedProxies,
       auth,
