@@ -33,6 +33,10 @@
  * | `listing1000`    | the same for a folder of 1000 keys                            |            |
  * | `cached1000`     | `listing1000` through the proxy with `LISTING_CACHE_SECONDS`  | listing1000|
  * | `redirect10`, `proxied10` | the redirect and proxied cases through ten routes    | one route  |
+ * | `metrics`        | `redirect` on a proxy with `ADMIN_PORT=0` (metrics recorded)  | redirect   |
+ * | `basic`, `jwt`   | `redirect` on an `AUTH=basic` route (htpasswd line of cost 10, | redirect   |
+ * |                  | the same credentials each time: the cache) and on an `AUTH=jwt`|            |
+ * |                  | route (an RS256 token from tests/support/oidc.ts's issuer)    |            |
  *
  * Rounds are interleaved (`--rounds`, default 3: every case once per round, in the order above),
  * and each case's figure is the median of its rounds; a ratio is the median of the per-round
@@ -58,7 +62,10 @@
  * (default 3), `--big-rounds N` (default 2; 0 skips it), `--connections N` (default 64),
  * `--threads N` (wrk threads, default 1), `--runtimes deno,bun`, `--cases a,b,...`,
  * `--origin auto|nginx|inprocess`, `--generator auto|wrk|fetch`, `--budget S` (default 900),
- * `--min-ratio targets|R`, `--against DIR`.
+ * `--min-ratio targets|R`, `--against DIR`, `--max-metrics-cost F` (exit 1 when metrics cost more
+ * than F, 1 - metrics/redirect), `--max-auth-cost C` (exit 1 when basic or jwt costs more than C
+ * times redirect per request, redirect/basic), `--metrics-rounds N` (accepted for older scripts:
+ * every case now runs in interleaved `--rounds`).
  *
  * `--against DIR` (a checkout of another commit, e.g. `git archive HEAD~1 | tar -x -C DIR`) also
  * runs every proxy case against the proxy from DIR (`case@base`), interleaved with this tree's,
@@ -71,6 +78,8 @@ import process from "node:process";
 import { REPO_ROOT, type Runtime } from "../tests/support/proxy.ts";
 import { parseListing } from "../src/listing/xml.ts";
 import { renderListingHtml } from "../src/listing/render.ts";
+import { makeKey, signJwt, startIssuer } from "../tests/support/oidc.ts";
+import { bcryptHash } from "../src/auth/bcrypt.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The floors: `deno run --allow-net bench/proxy_bench.ts --serve-bare PORT` or `bun run ...`.
@@ -170,10 +179,13 @@ const CASES = [
   "cached1000",
   "redirect10",
   "proxied10",
+  "metrics",
+  "basic",
+  "jwt",
 ] as const;
 type Case = typeof CASES[number];
 /** The server each case is sent to. */
-type Server = "bare" | "fetch" | "proxy" | "ten" | "cached";
+type Server = "bare" | "fetch" | "proxy" | "ten" | "cached" | "metrics" | "auth";
 const SERVER: Record<Case, Server> = {
   bare: "bare",
   redirect: "proxy",
@@ -187,6 +199,9 @@ const SERVER: Record<Case, Server> = {
   cached1000: "cached",
   redirect10: "ten",
   proxied10: "ten",
+  metrics: "metrics",
+  basic: "auth",
+  jwt: "auth",
 };
 /** Each case's floor (the case it is divided by). */
 const FLOOR: Partial<Record<Case, Case>> = {
@@ -197,6 +212,9 @@ const FLOOR: Partial<Record<Case, Case>> = {
   cached1000: "listing1000",
   redirect10: "redirect",
   proxied10: "proxied",
+  metrics: "redirect",
+  basic: "redirect",
+  jwt: "redirect",
 };
 /** Issue 15's targets, for `--min-ratio targets`. */
 const TARGETS: Partial<Record<Case, number>> = { redirect: 0.6, proxied: 0.9, proxied1m: 0.9 };
@@ -228,6 +246,9 @@ const PATHS: Record<Exclude<Case, "bare">, string> = {
   cached1000: `/${BUCKET}/many/`,
   redirect10: `${TEN_PREFIX}${PHOTO}`,
   proxied10: `${TEN_PREFIX}site/index.html`,
+  metrics: `/${BUCKET}/${PHOTO}`,
+  basic: `/b/${BUCKET}/${PHOTO}`,
+  jwt: `/j/${BUCKET}/${PHOTO}`,
 };
 const BIG_PATH = `/${BUCKET}/blobs/1g.bin`;
 /** Keys streamed by the proxy (the 1 MiB and 1 GiB objects too, for a plain client). */
@@ -626,6 +647,9 @@ async function check(
       return 307;
     case "redirect":
     case "redirect10":
+    case "metrics":
+    case "basic":
+    case "jwt":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
@@ -770,6 +794,9 @@ async function main(): Promise<void> {
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
   const originOption = option("--origin", "auto");
+  const maxMetricsCost = numberOption("--max-metrics-cost", 0, 0);
+  const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
+  numberOption("--metrics-rounds", 3, 1);
   const againstOption = option("--against", "");
   const against = againstOption === "" ? undefined : await Deno.realPath(againstOption);
   const generatorOption = option("--generator", "auto");
@@ -855,6 +882,45 @@ async function main(): Promise<void> {
     }),
     { mode: 0o600 },
   );
+  // Access control: basic under /b/, jwt under /j/ (the issuer runs in this process).
+  const jwtKey = makeKey("RS256", "bench");
+  const issuer = cases.includes("jwt") ? await startIssuer([jwtKey]) : undefined;
+  const authFile = `${scratch}/auth-routes.json`;
+  await Deno.writeTextFile(
+    `${scratch}/htpasswd`,
+    `bench:${bcryptHash("bench-pass", new Uint8Array(16), 10)}\n`,
+  );
+  await Deno.writeTextFile(
+    authFile,
+    JSON.stringify({
+      routes: [
+        { prefix: "/b/", AUTH: "basic", AUTH_BASIC_FILE: `${scratch}/htpasswd` },
+        ...(issuer
+          ? [{
+            prefix: "/j/",
+            AUTH: "jwt",
+            AUTH_JWT_ISSUER: issuer.issuer,
+            AUTH_JWT_AUDIENCE: "bench",
+          }]
+          : []),
+      ],
+    }),
+  );
+  const caseHeaders: Partial<Record<Case, Record<string, string>>> = {
+    browser: BROWSER_HEADERS,
+    basic: { authorization: `Basic ${btoa("bench:bench-pass")}` },
+    jwt: {
+      authorization: `Bearer ${
+        issuer &&
+        signJwt(jwtKey, {
+          iss: issuer.issuer,
+          aud: "bench",
+          sub: "bench-user",
+          exp: Math.floor(Date.now() / 1000) + 86_400,
+        })
+      }`,
+    },
+  };
   const env: Record<string, string> = {
     HOST: "127.0.0.1",
     AWS_ENDPOINT_HOST: originHost,
@@ -901,6 +967,8 @@ async function main(): Promise<void> {
           PORT: String(port),
           ...(server === "ten" ? { ROUTES_FILE: routesFile } : {}),
           ...(server === "cached" ? { LISTING_CACHE_SECONDS: "60" } : {}),
+          ...(server === "metrics" ? { ADMIN_PORT: "0" } : {}),
+          ...(server === "auth" ? { ROUTES_FILE: authFile } : {}),
         },
         port,
         logFile,
@@ -935,7 +1003,7 @@ async function main(): Promise<void> {
       for (const kind of cases) {
         const server = servers.get(`${runtime} ${SERVER[kind]}`)!;
         const url = server.url + (kind === "bare" ? `/${BUCKET}/${PHOTO}` : PATHS[kind]);
-        const headers = kind === "browser" ? BROWSER_HEADERS : {};
+        const headers = caseHeaders[kind] ?? {};
         expected.set(`${runtime} ${kind}`, await check(kind, url, headers, originHost));
       }
     }
@@ -949,7 +1017,7 @@ async function main(): Promise<void> {
         ) {
           const server = servers.get(`${runtime} ${SERVER[kind]}${variant}`)!;
           const url = server.url + (kind === "bare" ? `/${BUCKET}/${PHOTO}` : PATHS[kind]);
-          const headers = kind === "browser" ? BROWSER_HEADERS : {};
+          const headers = caseHeaders[kind] ?? {};
           const run = (s: number) =>
             wrk
               ? runWrk(url, headers, s, connections, threads)
@@ -1005,6 +1073,7 @@ async function main(): Promise<void> {
   } finally {
     for (const s of started) await s.stop().catch(() => {});
     await stopOrigin().catch(() => {});
+    await issuer?.close();
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
@@ -1072,6 +1141,29 @@ async function main(): Promise<void> {
           cpu.toFixed(0).padStart(10)
         }  ${cells}`,
       );
+    }
+    // Metrics and access control, as costs against redirect (ratios of the same rounds).
+    const redirectRows = of("redirect");
+    if (redirectRows.length > 0 && of("metrics").length > 0) {
+      const cost = 1 - ratioOf(of("metrics"), redirectRows);
+      console.log(`${runtime}: metrics cost ${(100 * cost).toFixed(1)}% (1 - metrics/redirect)`);
+      if (maxMetricsCost > 0 && cost > maxMetricsCost) {
+        console.error(
+          `FAIL: ${runtime} metrics cost ${cost.toFixed(3)} is above ${maxMetricsCost}`,
+        );
+        failed = true;
+      }
+    }
+    for (const c of ["basic", "jwt"] as const) {
+      if (redirectRows.length === 0 || of(c).length === 0) continue;
+      const cost = 1 / ratioOf(of(c), redirectRows);
+      console.log(`${runtime}: ${c} costs ${cost.toFixed(2)}x redirect per request`);
+      if (maxAuthCost > 0 && cost > maxAuthCost) {
+        console.error(
+          `FAIL: ${runtime} ${c} costs ${cost.toFixed(2)}x redirect (> ${maxAuthCost})`,
+        );
+        failed = true;
+      }
     }
     const big = (who: string) => bigRows.filter((r) => r.runtime === runtime && r.who === who);
     for (const who of variantsOf("proxy").map((v) => "proxy" + v)) {

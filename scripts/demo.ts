@@ -120,7 +120,15 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 try {
-  await s3.putObjects(BUCKET, sampleObjects(), 4);
+  for (const [key, body] of sampleObjects()) {
+    // Typed as a browser needs them: the page renders, text shows as text.
+    const type = key.endsWith(".html")
+      ? "text/html; charset=utf-8"
+      : key.endsWith(".txt")
+      ? "text/plain; charset=utf-8"
+      : "application/octet-stream";
+    await s3.putObject(BUCKET, key, body, { "content-type": type });
+  }
 } catch (error) {
   console.error(`demo: could not fill the bucket: ${error}`);
   await stop(1, "error");

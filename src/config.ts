@@ -5,11 +5,14 @@
  * @module
  */
 
+import { type CorsPolicy, parseCors } from "./cors.ts";
 import { type Env, regionOf, setting } from "./env.ts";
 import { type AuthConfig, parseAuthConfig } from "./auth/config.ts";
 import { type Cidr, parseCidrList } from "./net.ts";
+import { isHeaderSafe } from "./credentials/provider.ts";
 import { isBucketName, isDnsBucketName } from "./s3/key.ts";
 import { MAX_PRESIGN_EXPIRES } from "./s3/sigv4.ts";
+import { truncate } from "./text.ts";
 
 /** How redirects are decided: by client detection, or always, or never. */
 export type RedirectMode = "auto" | "always" | "never";
@@ -43,14 +46,69 @@ export interface Config {
   readonly allowCidrs?: readonly Cidr[];
   /** Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`); empty: none. */
   readonly trustedProxies: readonly Cidr[];
+  /** The key suffix served for a folder (`INDEX_DOCUMENT`): `docs/` -> `docs/index.html`. */
+  readonly indexDocument: string;
+  /** A key streamed with the original `404`/`403` to a browser's page navigation. */
+  readonly errorDocument?: string;
+  /** A key streamed with `200` to a browser's page navigation to a missing key (an SPA). */
+  readonly spaFallback?: string;
+  /** `Cache-Control` set on objects streamed from this route when S3 sent none. */
+  readonly cacheControl?: string;
   /** Who may use the route (`AUTH` and its methods' settings). */
   readonly auth: AuthConfig;
   /** Seconds generated listings and folder checks are kept (`LISTING_CACHE_SECONDS`); 0: off. */
   readonly listingCacheSeconds?: number;
+  /** CORS for browser apps on other origins (`CORS_*`); undefined: no CORS headers. */
+  readonly cors?: CorsPolicy;
 }
 
 /** The default {@linkcode Config.proxyPattern}: keys whose last segment is `index.html`. */
 export const DEFAULT_PROXY_PATTERN = "(^|/)index\\.html$";
+
+/** The default {@linkcode Config.indexDocument}. */
+export const DEFAULT_INDEX_DOCUMENT = "index.html";
+
+/** Longest S3 key, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * The default {@linkcode Config.proxyPattern} for an index document: keys whose last segment is
+ * exactly it, regex-escaped.
+ *
+ * @example
+ * ```ts
+ * indexPattern("default.htm"); // "(^|/)default\\.htm$"
+ * ```
+ */
+export function indexPattern(indexDocument: string): string {
+  return `(^|/)${indexDocument.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}$`;
+}
+
+/**
+ * Why `key` cannot be a document key the proxy fetches (non-empty, well-formed Unicode, no NUL,
+ * no leading `/`, no `.`/`..` segment, at most 1024 UTF-8 bytes), or undefined when it can.
+ */
+function keyProblem(key: string): string | undefined {
+  if (/\p{Cs}/u.test(key)) return "is not valid UTF-8";
+  if (key.includes("\0")) return "holds a NUL character";
+  if (key.startsWith("/")) return "must not start with /: it is a key, such as index.html";
+  if (key.split("/").some((s) => s === "." || s === "..")) return "has a '.' or '..' segment";
+  const bytes = new TextEncoder().encode(key).length;
+  if (bytes > MAX_KEY_BYTES) return `is ${bytes} bytes long (a key is at most ${MAX_KEY_BYTES})`;
+  return undefined;
+}
+
+/** A document key setting, or undefined when unset; a bad one is reported, naming it. */
+function documentKey(env: Env, name: string, errors: string[]): string | undefined {
+  const raw = setting(env, name);
+  if (raw === undefined) return undefined;
+  const problem = keyProblem(raw);
+  if (problem !== undefined) {
+    errors.push(`${name}: "${truncate(raw, 80)}" ${problem}`);
+    return undefined;
+  }
+  return raw;
+}
 
 /** Result of {@linkcode parseConfig}: a config, or every problem found. */
 export type ConfigResult =
@@ -181,7 +239,20 @@ export function parseConfig(env: Env): ConfigResult {
     }
   }
   const presignExpires = integer(env, "PRESIGN_EXPIRES", 300, 1, MAX_PRESIGN_EXPIRES, errors);
-  const patternSource = setting(env, "PROXY_PATTERN") ?? DEFAULT_PROXY_PATTERN;
+  let indexDocument = documentKey(env, "INDEX_DOCUMENT", errors) ?? DEFAULT_INDEX_DOCUMENT;
+  if (indexDocument.includes("/")) {
+    errors.push(`INDEX_DOCUMENT: "${indexDocument}" must not hold a / (it is a file name suffix)`);
+    indexDocument = DEFAULT_INDEX_DOCUMENT;
+  }
+  const errorDocument = documentKey(env, "ERROR_DOCUMENT", errors);
+  const spaFallback = documentKey(env, "SPA_FALLBACK", errors);
+  const cacheControl = setting(env, "CACHE_CONTROL");
+  if (cacheControl !== undefined && !isHeaderSafe(cacheControl)) {
+    errors.push(
+      `CACHE_CONTROL: "${truncate(cacheControl, 80)}" is not a header value (printable ASCII)`,
+    );
+  }
+  const patternSource = setting(env, "PROXY_PATTERN") ?? indexPattern(indexDocument);
   let proxyPattern = new RegExp(DEFAULT_PROXY_PATTERN);
   try {
     proxyPattern = new RegExp(patternSource);
@@ -202,6 +273,7 @@ export function parseConfig(env: Env): ConfigResult {
   const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
   const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
   const auth = parseAuthConfig(env, errors);
+  const cors = parseCors((name) => setting(env, name), errors);
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -223,7 +295,12 @@ export function parseConfig(env: Env): ConfigResult {
       listingCacheSeconds,
       allowCidrs,
       trustedProxies,
+      indexDocument,
+      errorDocument,
+      spaFallback,
+      cacheControl,
       auth,
+      ...(cors ? { cors } : {}),
     },
   };
 }

@@ -3,7 +3,10 @@
  * of a redirect under Deno (`op_write_sync`, 41% of the server's busy time in a CPU profile).
  * Lines are kept in order and written together `delayMs` after the first of a batch, at once when
  * the batch reaches `maxBytes`, and whenever {@linkcode LineWriter.flush} is called: the shell
- * calls it before every exit (shutdown on SIGTERM/SIGINT included), so no line is lost.
+ * calls it before every exit (shutdown on SIGTERM/SIGINT included), so no line is lost, and
+ * whenever no request is in flight, so that a request's line is out before its answer when the
+ * proxy is not busy (tests and people read the log right after an answer); under load, lines
+ * are batched.
  *
  * @module
  */

@@ -35,7 +35,15 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",
   "TRUSTED_PROXIES",
+  "INDEX_DOCUMENT",
+  "ERROR_DOCUMENT",
+  "SPA_FALLBACK",
+  "CACHE_CONTROL",
   ...AUTH_SETTINGS,
+  "CORS_ALLOW_ORIGINS",
+  "CORS_MAX_AGE",
+  "CORS_ALLOW_CREDENTIALS",
+  "CORS_EXPOSE_HEADERS",
 ];
 
 /** A route's own credentials, in one of the chain's forms; their values are secrets. */
@@ -59,6 +67,11 @@ const SERVER_SETTINGS: readonly string[] = [
   "PORT",
   "HOST",
   "ROUTES_FILE",
+  "ADMIN_PORT",
+  "ADMIN_HOST",
+  "SHUTDOWN_DELAY",
+  "LOG_LEVEL",
+  "ACCESS_LOG",
   "AWS_SHARED_CREDENTIALS_FILE",
   "AWS_CONFIG_FILE",
   "AWS_ROLE_SESSION_NAME",

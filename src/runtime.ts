@@ -23,6 +23,10 @@ export interface Server {
 /** What the shell needs from the runtime. */
 export interface Runtime {
   readonly name: "deno" | "bun";
+  /** The runtime's own version (`2.9.6`). */
+  readonly version: string;
+  /** Memory and open file descriptors, where the runtime tells them (for `/metrics`). */
+  stats(): ProcessStats;
   /** The process environment (Deno needs `--allow-env`). */
   env(): Record<string, string | undefined>;
   /** Command-line arguments after the script. */
@@ -43,6 +47,13 @@ export interface Runtime {
   serve(options: ServeOptions): Server;
 }
 
+/** What the runtime tells of the process; absent fields are unknown. */
+export interface ProcessStats {
+  readonly residentBytes?: number;
+  readonly heapBytes?: number;
+  readonly openFds?: number;
+}
+
 /** Where and what to serve. */
 export interface ServeOptions {
   readonly port: number;
@@ -53,6 +64,7 @@ export interface ServeOptions {
 }
 
 declare const Bun: {
+  version: string;
   file(path: string): { text(): Promise<string>; stat(): Promise<{ mode: number }> };
   serve(options: {
     port: number;
@@ -78,7 +90,11 @@ interface NodeLikeProcess {
   off(signal: string, listener: () => void): void;
   exit(code: number): never;
   exitCode?: number;
+  memoryUsage(): { rss: number; heapUsed: number };
+  getBuiltinModule?(id: string): unknown;
 }
+
+const FD_DIR = "/proc/self/fd";
 
 const encoder = new TextEncoder();
 
@@ -86,6 +102,19 @@ function denoRuntime(): Runtime {
   const windows = Deno.build.os === "windows";
   return {
     name: "deno",
+    version: Deno.version.deno,
+    stats() {
+      const memory = Deno.memoryUsage();
+      let openFds: number | undefined;
+      // Never a permission prompt: only with read permission, and Deno 2 allows /proc/self
+      // only with --allow-all besides.
+      if (Deno.permissions.querySync?.({ name: "read", path: FD_DIR }).state === "granted") {
+        try {
+          openFds = [...Deno.readDirSync(FD_DIR)].length;
+        } catch { /* not Linux */ }
+      }
+      return { residentBytes: memory.rss, heapBytes: memory.heapUsed, openFds };
+    },
     env: () => Deno.env.toObject(),
     args: () => [...Deno.args],
     readTextFile: (path) => Deno.readTextFile(path),
@@ -137,6 +166,19 @@ function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtim
   const windows = proc.platform === "win32";
   return {
     name: "bun",
+    version: bun.version,
+    stats() {
+      const memory = proc.memoryUsage();
+      let openFds: number | undefined;
+      try {
+        // Not import.meta.require: a --bytecode build is CommonJS, where import.meta is an error.
+        const fs = proc.getBuiltinModule?.("fs") as
+          | { readdirSync(path: string): string[] }
+          | undefined;
+        openFds = fs?.readdirSync(FD_DIR).length;
+      } catch { /* not Linux */ }
+      return { residentBytes: memory.rss, heapBytes: memory.heapUsed, openFds };
+    },
     env: () => ({ ...proc.env }),
     args: () => proc.argv.slice(2),
     readTextFile: (path) => bun.file(path).text(),

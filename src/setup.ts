@@ -46,7 +46,7 @@ function authIo(io: SetupIo): AuthIo {
 
 /** Routes ready to serve, and the providers behind them (by credential key). */
 export interface Loaded {
-  readonly routes: readonly ServedRoute[];
+  readonly routes: readonly (ServedRoute & { readonly credentials: CredentialProvider })[];
   readonly providers: ReadonlyMap<string, CredentialProvider>;
   /** The access-control methods behind them (by method and settings). */
   readonly authenticators: ReadonlyMap<string, Authenticator>;

@@ -69,7 +69,7 @@ describe("authenticate: any one method admits", () => {
     assert.equal(r.kind === "fail" && r.status, 401);
     assert.equal(
       r.kind === "fail" && r.headers?.["www-authenticate"],
-      'Bearer error="invalid_token", Basic realm="r", charset="UTF-8", Bearer',
+      'Bearer error="invalid_token", Basic realm="r", charset="UTF-8"',
     );
     const s = await authenticate([basic, sigv4], input({ "x-sigv4": "bad" }));
     assert.equal(s.kind === "fail" && s.code, "SignatureDoesNotMatch");

@@ -318,6 +318,15 @@ describe("runtime IO helpers", () => {
     );
     assert.equal(allowReadFlag({}, undefined), "/dev/null");
     assert.equal(allowReadFlag({ AWS_SIGNING_KEY_FILE: "/a,b" }, undefined), "/a,,b");
+    // The htpasswd file of AUTH=basic, named by the environment or by a route.
+    assert.equal(allowReadFlag({ AUTH_BASIC_FILE: "/etc/htpasswd" }, undefined), "/etc/htpasswd");
+    const routes = JSON.stringify({
+      routes: [{ prefix: "/a/", AUTH: "basic", AUTH_BASIC_FILE: "/etc/route-htpasswd" }],
+    });
+    assert.equal(
+      allowReadFlag({ ROUTES_FILE: "/etc/routes.json" }, undefined, routes),
+      "/etc/routes.json,/etc/route-htpasswd",
+    );
   });
 
   test("runtimeCredentialIo reads files and uses the home directory from the environment", async () => {

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { parseRoutes } from "../src/routes.ts";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
@@ -274,10 +275,13 @@ describe("helm chart", () => {
     const routesJson = configMap.data["routes.json"];
     assert.deepEqual(JSON.parse(routesJson), {
       routes: [
-        { prefix: "/site/", S3_BUCKET: "acme-site" },
-        { prefix: "/data/", S3_BUCKET: "acme-datasets", LISTING: "off" },
+        { prefix: "/site/", AUTH: "none", S3_BUCKET: "acme-site" },
+        { prefix: "/data/", AUTH: "none", S3_BUCKET: "acme-datasets", LISTING: "off" },
       ],
     });
+    // ...and a routes file the proxy accepts as it is.
+    const accepted = parseRoutes({ path: "routes.json", text: routesJson }, {});
+    assert.equal(accepted.ok, true, accepted.ok ? "" : accepted.errors.join("\n"));
     const volume = pod.volumes.find((v: Manifest) => v.configMap);
     assert.equal(volume.configMap.name, configMap.metadata.name);
     const mount = proxy.volumeMounts.find((m: Manifest) => m.name === volume.name);
@@ -294,6 +298,10 @@ describe("helm chart", () => {
       ["admin", 9090],
     ]);
     assert.equal(env.ADMIN_PORT, "9090");
+    assert.equal(env.ADMIN_HOST, "0.0.0.0", "the kubelet probes the pod's address, not loopback");
+    // Readiness fails before the listener closes, within the termination grace period.
+    assert.equal(env.SHUTDOWN_DELAY, "5");
+    assert.ok(pod.terminationGracePeriodSeconds > 5 + 10);
     assert.deepEqual(proxy.readinessProbe.httpGet, { path: "/readyz", port: "admin" });
     assert.deepEqual(proxy.livenessProbe.httpGet, { path: "/healthz", port: "admin" });
     assert.equal(proxy.readinessProbe.tcpSocket, undefined);
@@ -344,7 +352,7 @@ describe("helm chart", () => {
         .spec.template.metadata.annotations["checksum/routes"];
     const base = await checksum([]);
     assert.notEqual(await checksum(["routes[0].S3_BUCKET=other-site"]), base);
-    assert.notEqual(await checksum(["routes[1].listing=on"]), base);
+    assert.notEqual(await checksum(["routes[1].LISTING=on"]), base);
     assert.equal(await checksum(["replicaCount=5", "env.AWS_REGION=us-west-2"]), base);
   });
 

@@ -81,6 +81,30 @@ describe("cached time formats", () => {
   });
 });
 
+describe("an idle proxy writes a request's line before its answer", () => {
+  for (const runtime of ["deno", "bun"] as const) {
+    test(`${runtime}: the line is there when the answer is`, async () => {
+      await using proxy = await startProxy({
+        runtime,
+        env: {
+          AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+          AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+          AWS_ENDPOINT_HOST: "127.0.0.1:9",
+          AWS_ENDPOINT_SCHEME: "http",
+        },
+      });
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`${proxy.url}/bucket/one-${i}.txt`, { redirect: "manual" });
+        await res.body?.cancel();
+        assert.equal(res.status, 307);
+        // Not waited for (as other suites read it): written before the answer went out.
+        const line = proxy.jsonLines().find((l) => l.path === `/bucket/one-${i}.txt`);
+        assert.equal(line?.status, 307);
+      }
+    });
+  }
+});
+
 describe("the access log is complete after a shutdown", () => {
   for (const runtime of ["deno", "bun"] as const) {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -37,7 +37,7 @@ export async function createAuthenticators(
       method === "basic"
         ? [method, config.basicFile, config.realm]
         : method === "jwt"
-        ? [method, config.jwt]
+        ? [method, config.jwt, config.realm]
         : [method, config.sigv4KeysFile, region],
     );
     let auth = shared.get(key);
@@ -45,7 +45,7 @@ export async function createAuthenticators(
       auth = method === "basic"
         ? await createBasicAuth({ file: config.basicFile!, realm: config.realm }, io)
         : method === "jwt"
-        ? await createJwtAuth(config.jwt!, io)
+        ? await createJwtAuth({ ...config.jwt!, realm: config.realm }, io)
         : await createSigv4Auth({ file: config.sigv4KeysFile!, region }, io);
       shared.set(key, auth);
     }

@@ -35,7 +35,11 @@ export interface AuthInput {
 /** A refusal: status, an S3-style code, a message safe to show, and headers of the answer. */
 export interface AuthFailure {
   readonly kind: "fail";
-  readonly status: 401 | 403;
+  /**
+   * `400` for malformed credentials (SigV4's `AuthorizationHeaderMalformed`...); `429`: too many
+   * failures from this address (with `Retry-After`).
+   */
+  readonly status: 400 | 401 | 403 | 429;
   readonly code: string;
   readonly message: string;
   /** `WWW-Authenticate`, for a method whose credentials were presented and refused. */
@@ -106,10 +110,14 @@ export async function authenticate(
     }
     if (outcome.kind === "fail" && !failure) failure = { ...outcome, method: m.name };
   }
-  const challenges = methods.map((m) => m.challenge?.()).filter((c): c is string => !!c);
+  const challengesOf = (ms: readonly Authenticator[]) =>
+    ms.map((m) => m.challenge?.()).filter((c): c is string => !!c);
+  const challenges = challengesOf(methods);
   if (failure) {
+    // The refused method's own header stands for its challenge; the others add theirs.
     const own = failure.headers?.["www-authenticate"];
-    const all = [...new Set([...(own ? [own] : []), ...challenges])];
+    const others = challengesOf(own ? methods.filter((m) => m.name !== failure!.method) : methods);
+    const all = [...new Set([...(own ? [own] : []), ...others])];
     return {
       ...failure,
       headers: all.length > 0 && failure.status === 401

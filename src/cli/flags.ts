@@ -16,11 +16,20 @@ export interface FlagSpec {
   readonly positional?: string;
   /** A boolean flag's name that ends parsing when seen (`help`): later arguments are not read. */
   readonly stopAt?: string;
+  /** Names of value flags that may be given more than once (every value is in `all`). */
+  readonly repeatable?: readonly string[];
 }
 
-/** Parsed flags by name (booleans as `""`), and the positional argument when one was given. */
+/**
+ * Parsed flags by name (booleans as `""`; a repeatable flag's last value), every value of the
+ * repeatable flags in order, and the positional argument when one was given.
+ */
 export type ParsedFlags =
-  | { readonly flags: Map<string, string>; readonly positional?: string }
+  | {
+    readonly flags: Map<string, string>;
+    readonly all: ReadonlyMap<string, readonly string[]>;
+    readonly positional?: string;
+  }
   | { readonly error: string };
 
 /**
@@ -36,6 +45,7 @@ export type ParsedFlags =
  */
 export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags {
   const flags = new Map<string, string>();
+  const all = new Map<string, string[]>();
   let positional: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -50,7 +60,7 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags
       else return { error: `${spelled} needs a value` };
     } else if (Object.hasOwn(spec.booleans, spelled) && eq === -1) {
       name = spec.booleans[spelled];
-      if (name === spec.stopAt) return { flags: flags.set(name, ""), positional };
+      if (name === spec.stopAt) return { flags: flags.set(name, ""), all, positional };
     } else if (arg.startsWith("-") && arg !== "-") {
       return { error: `unknown option ${spelled}` };
     } else if (spec.positional !== undefined && positional === undefined) {
@@ -60,8 +70,12 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags
       const hint = spec.positional === undefined ? "" : `: give one ${spec.positional}`;
       return { error: `unexpected argument "${arg}"${hint}` };
     }
-    if (flags.has(name)) return { error: `${spelled} given twice` };
+    if (spec.repeatable?.includes(name)) {
+      all.set(name, [...all.get(name) ?? [], value]);
+    } else if (flags.has(name)) {
+      return { error: `${spelled} given twice` };
+    }
     flags.set(name, value);
   }
-  return { flags, positional };
+  return { flags, all, positional };
 }

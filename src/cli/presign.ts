@@ -25,6 +25,7 @@ import { amzDate, isAmzDate } from "../s3/scope.ts";
 import { type Credentials, MAX_PRESIGN_EXPIRES, SigningError } from "../s3/sigv4.ts";
 import { type FlagSpec, parseFlags } from "./flags.ts";
 import { type CliResult, runCli, usageError } from "./shell.ts";
+import { VERSION } from "../version.ts";
 
 export type { CliResult } from "./shell.ts";
 
@@ -38,6 +39,7 @@ Prints a presigned URL for one object. The key is taken literally (#, ?, %, spac
   --method GET|HEAD   the method the URL is good for (default: GET)
   --date DATETIME     signing time, YYYYMMDDTHHMMSSZ in UTC (default: now)
   -h, --help          print this help
+  --version           print the version
 
 Environment:
   AWS_ACCESS_KEY_ID       access key id (required)
@@ -57,7 +59,7 @@ const DEFAULT_EXPIRES = 3600;
 
 const FLAGS: FlagSpec = {
   values: { "--expires": "expires", "--method": "method", "--date": "date" },
-  booleans: { "-h": "help", "--help": "help" },
+  booleans: { "-h": "help", "--help": "help", "--version": "version" },
   positional: "s3://BUCKET/KEY",
   stopAt: "help",
 };
@@ -107,6 +109,7 @@ export function main(args: readonly string[], env: Env, now: Date): CliResult {
   if ("error" in parsed) return usage(parsed.error);
   const { flags, positional: target } = parsed;
   if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
+  if (flags.has("version")) return { code: 0, stdout: `presign ${VERSION}\n`, stderr: "" };
   if (target === undefined) return usage("missing s3://BUCKET/KEY");
   if (!target.startsWith("s3://")) return usage(`"${target}" is not s3://BUCKET/KEY`);
   const slash = target.indexOf("/", 5);

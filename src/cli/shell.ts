@@ -26,16 +26,19 @@ export function usageError(cli: string, usage: string, message: string): CliResu
 }
 
 /**
- * Runs a CLI's `main` with this process's arguments and prints its result.
+ * Runs a CLI's `main` (synchronous, or async for one that does file I/O through what it is
+ * given) with this process's arguments and prints its result.
  *
  * @example
  * ```ts
  * if (import.meta.main) runCli((args) => main(args, new Date()));
  * ```
  */
-export function runCli(run: (args: readonly string[], env: () => Env) => CliResult): void {
+export async function runCli(
+  run: (args: readonly string[], env: () => Env) => CliResult | Promise<CliResult>,
+): Promise<void> {
   const runtime = currentRuntime();
-  const result = run(runtime.args(), () => runtime.env());
+  const result = await run(runtime.args(), () => runtime.env());
   runtime.write("stdout", result.stdout);
   runtime.write("stderr", result.stderr);
   runtime.setExitCode(result.code);

@@ -19,6 +19,7 @@ import { toHex } from "../crypto/sha256.ts";
 import { base64 } from "../text.ts";
 import { parseFlags } from "./flags.ts";
 import { type CliResult, runCli, usageError } from "./shell.ts";
+import { VERSION } from "../version.ts";
 import { addDays, isCalendarDate, utcDate } from "../s3/scope.ts";
 import { credentialScope, deriveSigningKey } from "../s3/sigv4.ts";
 
@@ -37,6 +38,7 @@ Derives the SigV4 signing key of one UTC day and prints it (base64), then its sc
       --no-base64        print keys in hex instead of base64
   -v, --verbose          say what was chosen, on stderr
   -h, --help             print this help
+      --version          print the version
 
 A signing key is valid for requests dated on its UTC day only.
 Exit codes: 0 ok, 2 bad usage.
@@ -65,6 +67,7 @@ const BOOLEAN_FLAGS: Record<string, string> = {
   "--verbose": "verbose",
   "-h": "help",
   "--help": "help",
+  "--version": "version",
 };
 
 function usage(message: string): CliResult {
@@ -86,6 +89,7 @@ export function main(args: readonly string[], now: Date): CliResult {
   if ("error" in parsed) return usage(parsed.error);
   const { flags } = parsed;
   if (flags.has("help")) return { code: 0, stdout: USAGE, stderr: "" };
+  if (flags.has("version")) return { code: 0, stdout: `signing-key ${VERSION}\n`, stderr: "" };
 
   const secret = flags.get("secret-key");
   if (secret === undefined) return usage("missing -k/--secret-key");

@@ -27,6 +27,25 @@ export interface CredentialProvider {
   reload?(): Promise<void>;
   /** Stops timers. Safe to call more than once. */
   close?(): void;
+  /**
+   * What the provider holds now, read-only (no fetch, no file read), for readiness and metrics;
+   * absent for sources that never change (static keys, shared files).
+   */
+  status?(): ProviderStatus;
+}
+
+/** A provider's state, as {@linkcode CredentialProvider.status} tells it. No secret in it. */
+export interface ProviderStatus {
+  /** Whether `get()` would answer credentials now without fetching or reading anything. */
+  readonly ok: boolean;
+  /** Why not, safe to show (as the messages of {@linkcode CredentialsUnavailableError}). */
+  readonly reason?: string;
+  /** Epoch milliseconds at which the credentials in hand stop working. */
+  readonly expiration?: number;
+  /** Signing keys: the last UTC day (`YYYYMMDD`) that has a key. */
+  readonly lastDay?: string;
+  /** Refreshing sources: failed refreshes since the provider was made. */
+  readonly refreshFailures?: number;
 }
 
 /**

@@ -68,6 +68,7 @@ export function refreshingProvider(options: RefreshOptions): CredentialProvider 
   let refreshAt = 0;
   let inflight: Promise<void> | undefined;
   let failures = 0;
+  let totalFailures = 0;
   let retryAt = 0;
   let lastError = "";
 
@@ -110,6 +111,7 @@ export function refreshingProvider(options: RefreshOptions): CredentialProvider 
         });
       } catch (error) {
         failures++;
+        totalFailures++;
         const delay = Math.min(maxBackoff, backoff * 2 ** (failures - 1));
         const t = now();
         retryAt = t + delay;
@@ -156,6 +158,15 @@ export function refreshingProvider(options: RefreshOptions): CredentialProvider 
       } catch {
         // logged in refresh()
       }
+    },
+    status() {
+      const ok = usable(now());
+      return {
+        ok,
+        ...(ok ? {} : { reason: unavailable().message }),
+        ...(current ? { expiration: current.expiration } : {}),
+        refreshFailures: totalFailures,
+      };
     },
   };
 }

@@ -145,6 +145,16 @@ export function signingKeyProvider(options: SigningKeyOptions): CredentialProvid
   let warnedFor = "";
   return {
     source,
+    status() {
+      const today = utcDate(options.now());
+      const ok = today === parts.date;
+      return {
+        ok,
+        ...(ok ? {} : { reason: `no signing key for ${today}: its scope is for ${parts.date}` }),
+        expiration: dayEnd(parts.date),
+        lastDay: parts.date,
+      };
+    },
     get() {
       const today = utcDate(options.now());
       if (today === parts.date) return answer;
@@ -243,6 +253,7 @@ export async function signingKeyFileProvider(
       if (!changed) logKeyFile(file, "info", "signing_key_file_checked", { changed: false });
       checkTomorrow(file, options.now());
     },
+    status: () => keyFileStatus(file, options.now()),
     close() {
       file.closed = true;
       if (file.timer !== undefined) options.clearTimeout?.(file.timer);
@@ -384,6 +395,27 @@ function select(file: KeyFile, t: number): Promise<SigningKeyCredentials> | unde
   });
   file.answer = { version: file.version, dayStart, credentials };
   return credentials;
+}
+
+/** The end (next midnight UTC) of a `YYYYMMDD` day, in epoch milliseconds. */
+function dayEnd(date: string): number {
+  const y = Number(date.slice(0, 4));
+  return Date.UTC(y, Number(date.slice(4, 6)) - 1, Number(date.slice(6))) + DAY_MS;
+}
+
+/**
+ * The file's keys now: usable when today has one; they expire at the end of the last day
+ * covered without a gap from today.
+ */
+function keyFileStatus(file: KeyFile, t: number) {
+  const { region, path } = file.options;
+  const { to } = describeKeys(file.entries);
+  let day = Math.floor(t / DAY_MS) * DAY_MS;
+  if (!selectSigningKey(file.entries, utcDate(day), region)) {
+    return { ok: false, reason: `no signing key for ${utcDate(t)} in ${path}`, lastDay: to };
+  }
+  while (selectSigningKey(file.entries, utcDate(day + DAY_MS), region)) day += DAY_MS;
+  return { ok: true, expiration: day + DAY_MS, lastDay: to };
 }
 
 /** The error for a day without a key, logged once per day and version. */

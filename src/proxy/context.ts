@@ -5,8 +5,10 @@
  * @module
  */
 
+import type { Authenticator } from "../auth/method.ts";
 import type { Config } from "../config.ts";
 import type { CredentialProvider } from "../credentials/provider.ts";
+import type { UpstreamMetrics } from "../ops/metrics.ts";
 import type { ClientKind } from "../route.ts";
 import { encodeKeyPath } from "../s3/encode.ts";
 import { createSigningKeyCache, type SigningKeyCache } from "../s3/sigv4.ts";
@@ -32,6 +34,29 @@ export interface Backend {
   /** Current time in milliseconds since the epoch. */
   readonly now: () => number;
   readonly log: (entry: LogEntry) => void;
+  /** Told of every upstream request (outcome, time to headers), when metrics are on. */
+  readonly metrics?: UpstreamMetrics;
+}
+
+/** What the server knows of a request's connection. */
+export interface ConnInfo {
+  /** The peer's IP address, when known; `ALLOW_CIDRS` refuses requests without one. */
+  readonly remoteAddr?: string;
+}
+
+/** The handler: a request (and what is known of its connection) to a response. */
+export type Handler = (req: Request, conn?: ConnInfo) => Promise<Response>;
+
+/** A route to serve: its prefix, settings and credentials. */
+export interface ServedRoute {
+  /** As configured; starts and ends with `/`. */
+  readonly prefix: string;
+  /** The prefix's decoded segments (`[]` for `/`). */
+  readonly segments: readonly string[];
+  readonly config: Config;
+  readonly credentials: Pick<CredentialProvider, "get">;
+  /** Any one of these admits a request; none (or empty): the route is open. */
+  readonly auth?: readonly Authenticator[];
 }
 
 /** One client request on its way: what was asked, by whom, of which backend. */
@@ -55,7 +80,11 @@ export function backendOf(
     readonly config: Config;
     readonly credentials: Pick<CredentialProvider, "get">;
   },
-  io: { readonly fetch: typeof fetch; readonly now: () => number },
+  io: {
+    readonly fetch: typeof fetch;
+    readonly now: () => number;
+    readonly metrics?: UpstreamMetrics;
+  },
   log: (entry: LogEntry) => void,
 ): Backend {
   return {
@@ -70,5 +99,6 @@ export function backendOf(
     fetch: io.fetch,
     now: io.now,
     log,
+    ...(io.metrics ? { metrics: io.metrics } : {}),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Serving a decided request: one upstream request relayed, a folder, or a presigned redirect
- * (with the slash check for browsers). Also what the router needs around it: what a request
- * reads (for prefix-limited principals) and marking answers to authenticated requests private.
+ * (with the slash check for browsers). Also what the router needs to check first: what a
+ * request reads (for prefix-limited principals).
  *
  * @module
  */
@@ -17,7 +17,11 @@ import { sendUpstream, type UpstreamRequest } from "./upstream.ts";
 export type Served = Exclude<Route, { kind: "reject" }>;
 
 /** Sends one upstream request and relays its answer. */
-async function proxied(ex: Exchange, request: UpstreamRequest): Promise<Response> {
+async function proxied(
+  ex: Exchange,
+  request: UpstreamRequest,
+  cacheControl?: string,
+): Promise<Response> {
   // Kept past the headers: a small body is read whole, and a stall aborts it.
   const abort = new AbortController();
   const res = await sendUpstream(ex.backend, { ...request, abort });
@@ -26,6 +30,7 @@ async function proxied(ex: Exchange, request: UpstreamRequest): Promise<Response
     method: ex.method,
     client: ex.client,
     timeoutMs,
+    cacheControl,
     abort: () => abort.abort(),
   });
 }
@@ -43,7 +48,8 @@ export async function dispatch(ex: Exchange, route: Served): Promise<Response> {
     case "object": {
       const { bucket, key, query } = route;
       if (route.mode === "proxy") {
-        return await proxied(ex, { method, bucket, key, query, forward: ex.req.headers });
+        const request = { method, bucket, key, query, forward: ex.req.headers };
+        return await proxied(ex, request, ex.backend.config.cacheControl);
       }
       // Links in our own listings name exact keys (folders end in `/`): a click on one
       // (Sec-Fetch-Site: same-origin) needs no check; a typed or outside link does.
@@ -57,17 +63,6 @@ export async function dispatch(ex: Exchange, route: Served): Promise<Response> {
       return await presignedRedirect(ex.backend, { method, bucket, key, query });
     }
   }
-}
-
-/** Marks an answer to an authenticated request as for that client only: no shared cache. */
-export function privately(response: Response): Response {
-  const cc = response.headers.get("cache-control");
-  if (cc === null || !/\b(private|no-store)\b/i.test(cc)) {
-    const rest = (cc ?? "").split(",").map((d) => d.trim())
-      .filter((d) => d !== "" && !/^(public|s-maxage=.*)$/i.test(d));
-    response.headers.set("cache-control", ["private", ...rest].join(", "));
-  }
-  return response;
 }
 
 /** What a decided request reads, for a principal limited to some prefixes. */

@@ -21,7 +21,7 @@ import { sendUpstream } from "./upstream.ts";
 /** Largest listing read (S3 sends at most 1000 entries, well under this). */
 const MAX_LISTING_BODY = 32 * 1024 * 1024;
 
-/** A folder: its `index.html`, else (when listings are on) a generated listing of the prefix. */
+/** A folder: its index document (`INDEX_DOCUMENT`), else (when listings are on) a generated listing of the prefix. */
 export async function serveFolder(
   ex: Exchange,
   bucket: string,
@@ -33,19 +33,19 @@ export async function serveFolder(
   const page = query.find(([name]) => name === "page")?.[1];
   const json = wantsJson(ex.req);
   // Keyed by the decided (canonical) bucket and prefix, never by the request's spelling.
-  const noIndex = [backend.prefix, bucket, "no-index", prefix];
+  const noIndex = [backend.prefix, bucket, "no-index", prefix + config.indexDocument];
   const pageKey = [backend.prefix, bucket, json ? "json" : "html", prefix, page ?? ""];
   if (!config.listing || cache?.peek(noIndex) === undefined) {
     const index = await sendUpstream(backend, {
       method,
       bucket,
-      key: prefix + "index.html",
+      key: prefix + config.indexDocument,
       query: [],
       forward: ex.req.headers,
     });
     if (index.status !== 404 || !config.listing) {
-      const timeoutMs = config.upstreamTimeoutMs;
-      return await relay(index, { method, client: ex.client, timeoutMs });
+      const { upstreamTimeoutMs: timeoutMs, cacheControl } = config;
+      return await relay(index, { method, client: ex.client, timeoutMs, cacheControl });
     }
     await index.body?.cancel();
     cache?.set(noIndex, "");
@@ -136,27 +136,23 @@ export function routeIndexPage(prefixes: readonly string[], req: Request, method
 /**
  * A browser asking for `dir` (no slash) where no such object exists but the prefix `dir/` has
  * keys: a redirect to `dir/`, keeping the query string. Undefined when that does not apply.
+ * `knownMissing`: the caller has seen the `404` for `dir` already (no HEAD is sent).
  */
 export async function slashRedirect(
   ex: Exchange,
   bucket: string,
   key: string,
+  knownMissing = false,
 ): Promise<Response | undefined> {
-  const cache = ex.backend.listingCache;
-  const check = () => slashCheck(ex, bucket, key);
-  // Keyed by the decided (canonical) bucket and key; the Location below follows the request.
+  const cache = knownMissing ? undefined : ex.backend.listingCache;
+  const check = () => slashCheck(ex, bucket, key, knownMissing);
+  // Keyed by the decided (canonical) bucket and key; the Location follows the request.
   const found = cache
     ? await cache.get([ex.backend.prefix, bucket, "slash", key], check)
     : await check();
   if (found === "object") return undefined;
   if (found === "missing") throw new HttpError(404, "NoSuchKey", "no such key or folder");
-  const { path, query } = rawTarget(ex.req.url);
-  // A path starting with `//` would be read as another host: `/.//x/` is the same path.
-  const location = (path.startsWith("//") ? "/." : "") + path + "/" + (query ? "?" + query : "");
-  return new Response(null, {
-    status: 302,
-    headers: { location, "cache-control": "no-store" },
-  });
+  return slashResponse(ex.req.url);
 }
 
 /** Whether `key` is an object, else a folder (`key/` has keys), else missing. */
@@ -164,16 +160,30 @@ async function slashCheck(
   ex: Exchange,
   bucket: string,
   key: string,
+  knownMissing: boolean,
 ): Promise<"object" | "folder" | "missing"> {
-  const head = await sendUpstream(ex.backend, { method: "HEAD", bucket, key, query: [] });
-  await head.body?.cancel();
-  if (head.status !== 404) return "object";
+  if (!knownMissing) {
+    const head = await sendUpstream(ex.backend, { method: "HEAD", bucket, key, query: [] });
+    await head.body?.cancel();
+    if (head.status !== 404) return "object";
+  }
   const listing = await listFolder(ex, bucket, [
     ["list-type", "2"],
     ["prefix", key + "/"],
     ["max-keys", "1"],
   ], "the folder");
   return listing.files.length === 0 && listing.folders.length === 0 ? "missing" : "folder";
+}
+
+/** The `302` from a request's path to the same path with a `/` added, keeping the query. */
+export function slashResponse(url: string): Response {
+  const { path, query } = rawTarget(url);
+  // A path starting with `//` would be read as another host: `/.//x/` is the same path.
+  const location = (path.startsWith("//") ? "/." : "") + path + "/" + (query ? "?" + query : "");
+  return new Response(null, {
+    status: 302,
+    headers: { location, "cache-control": "no-store" },
+  });
 }
 
 /** Lists a bucket; throws an {@linkcode HttpError} that keeps S3's status and says why. */

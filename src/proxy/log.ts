@@ -20,6 +20,8 @@ export interface Facts {
   auth?: string;
   /** Why it was refused (never a credential). */
   authFailure?: string;
+  /** The request's `X-Request-Id` (its own, or made). */
+  requestId?: string;
 }
 
 /** How a request ended. */
@@ -41,6 +43,7 @@ export function accessLogEntry(end: Ending, facts: Facts): LogEntry {
     time: isoTime(end.started),
     level: end.status >= 500 ? "error" : "info",
     event: "request",
+    ...(facts.requestId ? { requestId: facts.requestId } : {}),
     method: end.method,
     path: loggablePath(end.url),
     route: facts.route,

@@ -44,6 +44,8 @@ export interface RelayOptions {
   readonly method: string;
   readonly client: ClientKind;
   readonly timeoutMs: number;
+  /** `Cache-Control` for a successful answer (`2xx`, `304`) when S3 sent none (`CACHE_CONTROL`). */
+  readonly cacheControl?: string;
   /**
    * Aborts the upstream request, body included: given, a small body is read with the runtime's
    * own `arrayBuffer()` (Deno: ~60 us less per request than a reader loop) and a stall aborts it.
@@ -64,6 +66,10 @@ export async function relay(res: Response, options: RelayOptions): Promise<Respo
   if (res.status < 200 || res.status > 599) {
     res.body?.cancel().catch(() => {});
     throw new HttpError(502, "BadGateway", `the backend answered with status ${res.status}`);
+  }
+  const success = (res.status >= 200 && res.status < 300) || res.status === 304;
+  if (options.cacheControl !== undefined && success && !headers.has("cache-control")) {
+    headers.set("cache-control", options.cacheControl);
   }
   const empty = method === "HEAD" || res.status === 304 || res.status === 204;
   if (empty) res.body?.cancel().catch(() => {});

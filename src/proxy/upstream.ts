@@ -7,6 +7,7 @@
  */
 
 import { CredentialsUnavailableError } from "../credentials/provider.ts";
+import type { UpstreamOutcome } from "../ops/metrics.ts";
 import { s3Address } from "../s3/address.ts";
 import { amzDate } from "../s3/scope.ts";
 import {
@@ -122,8 +123,10 @@ export async function sendUpstream(
   const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
   // Called unbound: workerd's fetch throws "Illegal invocation" when called as a method.
   const send = backend.fetch;
+  const started = backend.metrics ? performance.now() : 0;
+  let outcome: UpstreamOutcome = "unreachable";
   try {
-    return await send(
+    const res = await send(
       url,
       <RequestInit & { decompress: boolean }> {
         method,
@@ -137,8 +140,17 @@ export async function sendUpstream(
         signal: timeout.signal,
       },
     );
+    outcome = res.status >= 500
+      ? "5xx"
+      : res.status >= 400
+      ? "4xx"
+      : res.status >= 300
+      ? "3xx"
+      : "2xx";
+    return res;
   } catch (e) {
     if (timeout.signal.aborted) {
+      outcome = "timeout";
       throw new HttpError(
         504,
         "GatewayTimeout",
@@ -157,6 +169,7 @@ export async function sendUpstream(
     );
   } finally {
     clearTimeout(timer);
+    backend.metrics?.upstream(backend.prefix, outcome, (performance.now() - started) / 1000);
   }
 }
 

@@ -123,7 +123,16 @@ function compareNames(a: [string, string], b: [string, string]): number {
 
 const FOLD = /\s+/g;
 
-function foldValue(value: string): string {
+/**
+ * A header value as canonical headers hold it: trimmed, inner runs of white space folded to one
+ * space.
+ *
+ * @example
+ * ```ts
+ * foldValue("  a   b "); // "a b"
+ * ```
+ */
+export function foldValue(value: string): string {
   const trimmed = value.trim();
   return /\s\s|[\t\r\n]/.test(trimmed) ? trimmed.replace(FOLD, " ") : trimmed;
 }

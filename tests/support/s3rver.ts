@@ -54,14 +54,22 @@ export interface KeyPair {
 
 /** Options for {@linkcode startS3rver}. */
 export interface S3rverOptions {
-  /** Buckets to create before the server starts. */
-  buckets?: string[];
+  /**
+   * Buckets to create before the server starts: a name, or a name with configuration documents
+   * (`CORSConfiguration`, `WebsiteConfiguration` XML) applied at startup.
+   */
+  buckets?: (string | { name: string; configs: string[] })[];
   /** The default key pair (handle.accessKeyId/secretAccessKey); generated per run if absent. */
   keyPair?: KeyPair;
   /** More key pairs the server accepts, besides the default one. */
   extraKeyPairs?: KeyPair[];
   /** Let unsigned requests through, as stock s3rver does. Default false (403). */
   allowAnonymous?: boolean;
+  /**
+   * Raw path prefixes (`/bucket/private/`) under which every GET and HEAD is `403 AccessDenied`,
+   * existing key or not, as with a bucket policy denying `s3:GetObject`; PUT still works.
+   */
+  denyGet?: string[];
   /** Host suffix for virtual-host style (`<bucket>.s3.<serviceEndpoint>`). */
   serviceEndpoint?: string;
   /** Port on 127.0.0.1. Default 0: any free port. */
@@ -242,6 +250,7 @@ export async function startS3rver(options: S3rverOptions = {}): Promise<S3rverHa
     keyPairs: [keyPair, ...(options.extraKeyPairs ?? [])],
     directory,
     allowAnonymous: options.allowAnonymous ?? false,
+    denyGet: options.denyGet ?? [],
     serviceEndpoint: options.serviceEndpoint,
     port: options.port ?? 0,
   };

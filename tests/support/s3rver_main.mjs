@@ -15,6 +15,9 @@
 //   vhostBuckets:    treat any other non-IP, non-localhost Host as a bucket name (default false)
 //   allowAnonymous:  let unsigned requests through, as stock s3rver does (default false: an
 //                    unsigned request is answered 403 AccessDenied)
+//   denyGet:         raw path prefixes ("/bucket/private/"): a GET or HEAD under one is answered
+//                    403 AccessDenied, whether the key exists or not, as a bucket policy denying
+//                    s3:GetObject does (PUT and DELETE still work, to seed the test)
 //
 // When ready it prints exactly one JSON line on stdout:
 //   {"event":"ready","address":"127.0.0.1","port":12345,"directory":"/tmp/..."}
@@ -89,6 +92,21 @@ if (!settings.allowAnonymous) {
       q.has("Signature");
     if (!signed && ctx.method !== "OPTIONS") {
       throw new S3Error("AccessDenied", "Anonymous requests are disabled in this test server");
+    }
+    return next();
+  });
+}
+
+const denyGet = settings.denyGet ?? [];
+if (!Array.isArray(denyGet) || denyGet.some((p) => typeof p !== "string" || !p.startsWith("/"))) {
+  fail("denyGet must be an array of raw paths starting with /");
+}
+if (denyGet.length > 0) {
+  server.middleware.unshift(function denyReads(ctx, next) {
+    const path = ctx.url.split("?")[0];
+    const read = ctx.method === "GET" || ctx.method === "HEAD";
+    if (read && denyGet.some((prefix) => path.startsWith(prefix))) {
+      throw new S3Error("AccessDenied", "Access Denied");
     }
     return next();
   });
