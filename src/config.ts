@@ -35,6 +35,11 @@ export interface Config {
   readonly proxyPattern: RegExp;
   readonly port: number;
   readonly hostname: string;
+  /**
+   * Seconds a connection may be idle (no request, or a request head or a download that does not
+   * move) before the server closes it (`IDLE_TIMEOUT`). Bun applies it; Deno cannot (README).
+   */
+  readonly idleTimeoutSeconds: number;
   /** How long to wait for upstream response headers, in milliseconds. */
   readonly upstreamTimeoutMs: number;
   readonly redirect: RedirectMode;
@@ -266,6 +271,15 @@ export function parseConfig(env: Env): ConfigResult {
   if (!/^\d+(\.\d+)?$/.test(rawTimeout) || !(timeout >= 0.001) || timeout > 3600) {
     errors.push(`UPSTREAM_TIMEOUT: "${rawTimeout}" is not a number of seconds from 0.001 to 3600`);
   }
+  // Bun counts a request still waiting on the backend as idle: the idle time must outlast
+  // UPSTREAM_TIMEOUT, or a slow backend is a reset connection instead of a 504.
+  const idleFloor = Math.min(255, Math.floor(timeout) + 1);
+  const idleTimeoutSeconds = integer(env, "IDLE_TIMEOUT", Math.max(10, idleFloor), 1, 255, errors);
+  if (setting(env, "IDLE_TIMEOUT") !== undefined && idleTimeoutSeconds < idleFloor) {
+    errors.push(
+      `IDLE_TIMEOUT: ${idleTimeoutSeconds} must be more than UPSTREAM_TIMEOUT (${rawTimeout})`,
+    );
+  }
   const redirect = choice(env, "REDIRECT", ["auto", "always", "never"] as const, "auto", errors);
   const listBuckets = flag(env, "S3_LIST_BUCKETS", false, errors);
   const listing = flag(env, "LISTING", true, errors);
@@ -288,6 +302,7 @@ export function parseConfig(env: Env): ConfigResult {
       proxyPattern,
       port,
       hostname,
+      idleTimeoutSeconds,
       upstreamTimeoutMs: Math.round(timeout * 1000),
       redirect,
       listBuckets,

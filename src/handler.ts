@@ -17,6 +17,7 @@ import type { CredentialProvider } from "./credentials/provider.ts";
 import { checkMethod, classifyClient, decideRoute, parseTarget, type Target } from "./route.ts";
 import { matchMount, type Mount } from "./routes.ts";
 import { clientAddress, isAllowed } from "./net.ts";
+import { checkHead } from "./limits.ts";
 import { type Admitted, authenticate, type Authenticator, mayRead } from "./auth/method.ts";
 import {
   type Backend,
@@ -81,6 +82,13 @@ async function serve(
   facts: Facts,
   conn?: ConnInfo,
 ): Promise<Outcome> {
+  // Below both runtimes' own limits, so that Deno and Bun answer alike (see limits.ts).
+  const big = checkHead(method, req.url, req.headers);
+  if (big?.status === 431) {
+    const headers = { ...big.headers, "cache-control": "no-store" };
+    return { response: new Response(null, { status: 431, headers }), decision: "reject" };
+  }
+  if (big) return refused(big, facts, method);
   const target = parseTarget(req.url, req.headers);
   if ("kind" in target) return refused(target, facts, method);
   [facts.client, facts.clientReason] = classifyClient(req.headers, target.query);

@@ -185,10 +185,13 @@ async function main(runtime: Runtime, out: LineWriter): Promise<void> {
 
   let inFlight = 0;
   const server = parseConfig(env);
-  const { port, hostname } = server.ok ? server.config : { port: 8080, hostname: "0.0.0.0" };
+  const { port, hostname, idleTimeoutSeconds } = server.ok
+    ? server.config
+    : { port: 8080, hostname: "0.0.0.0", idleTimeoutSeconds: 10 };
   const listener = runtime.serve({
     port,
     hostname,
+    idleTimeoutSeconds,
     // When no other request is in flight, the held log lines go out before this answer does (a
     // client that reads the log after its answer finds its line); under load they are batched.
     handler: async (req, conn) => {

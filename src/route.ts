@@ -15,6 +15,14 @@ import {
   rawTarget,
 } from "./s3/key.ts";
 import { decodeStrict } from "./s3/encode.ts";
+import {
+  checkListQuery,
+  checkObjectQuery,
+  keyTooLong,
+  MAX_KEY_BYTES,
+  type TooLarge,
+  utf8Length,
+} from "./limits.ts";
 import type { Pair } from "./s3/sigv4.ts";
 
 /** Methods served; every other method gets a `405` with this `Allow`. */
@@ -162,8 +170,11 @@ export function classifyClient(headers: Headers, query: readonly Pair[]): [Clien
   return ["http", "default"];
 }
 
-/** A Host header value: `uri-host [":" port]` (RFC 9110): no `/`, `?`, `#`, `@`, `\` or space. */
-const HOST = /^[A-Za-z0-9\-._~%!$&'()*+,;=:[\]]*$/;
+/**
+ * A Host header value: `uri-host [":" port]` (RFC 9110): no `/`, `?`, `#`, `@`, `\` or space, and
+ * brackets only around an IPv6 literal (Deno refuses `[::1` itself; Bun lets it through).
+ */
+const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(:[0-9]*)?$/;
 
 /** A request answered by the proxy itself. */
 export type Reject = Extract<Route, { kind: "reject" }>;
@@ -175,6 +186,10 @@ function reject(
   headers?: Record<string, string>,
 ): Reject {
   return { kind: "reject", status, code, message, headers };
+}
+
+function rejectOf(refusal: TooLarge): Reject {
+  return reject(refusal.status, refusal.code, refusal.message);
 }
 
 /** The pairs whose name is in `allowed`, each name once (the first wins). */
@@ -268,6 +283,8 @@ export function decideRoute(
       }" sub-resource is not available: this proxy serves only object reads and listings`,
     );
   }
+  const long = checkListQuery(query);
+  if (long) return rejectOf(long);
   let bucket: string;
   let rawKey: string;
   let bucketLevel: boolean;
@@ -309,6 +326,8 @@ export function decideRoute(
     if (!(e instanceof BadTargetError)) throw e;
     return reject(400, "InvalidURI", e.message);
   }
+  // S3 refuses such keys anyway; a redirect to one would carry a Location of any length.
+  if (utf8Length(key) > MAX_KEY_BYTES) return rejectOf(keyTooLong());
   if (bucketLevel) return bucketRoute(method, bucket, query, client, config);
   const wantsFolder = key.endsWith("/") && client !== "api" &&
     !query.some(([name]) => LIST_PARAMS.has(name));
@@ -322,6 +341,8 @@ export function decideRoute(
     // On our own origin, a client-chosen type would let any object be served as HTML.
     objectQuery = objectQuery.filter(([name]) => name !== "response-content-type");
   }
+  const longQuery = checkObjectQuery(objectQuery);
+  if (longQuery) return rejectOf(longQuery);
   return { kind: "object", bucket, key, query: objectQuery, mode: streamed ? "proxy" : "redirect" };
 }
 

@@ -66,6 +66,7 @@ const SECRET_SETTINGS = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SIGN
 const SERVER_SETTINGS: readonly string[] = [
   "PORT",
   "HOST",
+  "IDLE_TIMEOUT",
   "ROUTES_FILE",
   "ADMIN_PORT",
   "ADMIN_HOST",
@@ -128,6 +129,8 @@ export interface RoutesFile {
   readonly text: string;
   /** `st_mode` of the file, when known: a file with secrets must not be group/other-readable. */
   readonly mode?: number;
+  /** What messages call the document (a Worker's `ROUTES` binding); `ROUTES_FILE (path)` without. */
+  readonly label?: string;
 }
 
 /**
@@ -169,7 +172,7 @@ export function prefixSegments(prefix: string): string[] | string {
  * ```
  */
 export function parseRoutes(file: RoutesFile, env: Env): RoutesResult {
-  const where = `ROUTES_FILE (${file.path})`;
+  const where = file.label ?? `ROUTES_FILE (${file.path})`;
   let doc: unknown;
   try {
     doc = JSON.parse(file.text);

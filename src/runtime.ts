@@ -59,6 +59,12 @@ export interface ServeOptions {
   readonly port: number;
   readonly hostname: string;
   readonly handler: (req: Request, conn: ConnInfo) => Promise<Response>;
+  /**
+   * Seconds after which an idle connection is closed: no request on a kept-alive connection, an
+   * unfinished request head, an answer that does not move. Bun applies it (`idleTimeout`);
+   * Deno's `Deno.serve` has no such option (2.9) and keeps such connections open.
+   */
+  readonly idleTimeoutSeconds?: number;
   /** Told the bound address once listening (port 0 picks a free one). */
   readonly onListen: (hostname: string, port: number) => void;
 }
@@ -69,6 +75,7 @@ declare const Bun: {
   serve(options: {
     port: number;
     hostname: string;
+    idleTimeout?: number;
     fetch: (req: Request, server: BunServer) => Promise<Response>;
   }): BunServer;
 } | undefined;
@@ -198,6 +205,9 @@ function bunRuntime(proc: NodeLikeProcess, bun: NonNullable<typeof Bun>): Runtim
       const server = bun.serve({
         port: options.port,
         hostname: options.hostname,
+        ...(options.idleTimeoutSeconds === undefined
+          ? {}
+          : { idleTimeout: options.idleTimeoutSeconds }),
         fetch: (req, server) =>
           options.handler(req, { remoteAddr: server.requestIP(req)?.address }),
       });

@@ -215,15 +215,25 @@ describe("operations settings", () => {
   test("defaults, and every bad value named", () => {
     assert.deepEqual(parseOpsSettings({}), {
       ok: true,
-      settings: { adminPort: undefined, adminHost: "127.0.0.1", logLevel: "info", accessLog: true },
+      settings: {
+        adminPort: undefined,
+        adminHost: "127.0.0.1",
+        logLevel: "info",
+        accessLog: true,
+        shutdownDelayMs: 0,
+      },
     });
+    const delayed = parseOpsSettings({ SHUTDOWN_DELAY: "2.5" });
+    assert.equal(delayed.ok && delayed.settings.shutdownDelayMs, 2500);
     const bad = parseOpsSettings({
       ADMIN_PORT: "70000",
       LOG_LEVEL: "debug",
       ACCESS_LOG: "sometimes",
+      SHUTDOWN_DELAY: "soon",
     });
     assert.ok(!bad.ok);
-    assert.equal(bad.errors.length, 3);
+    assert.equal(bad.errors.length, 4);
+    assert.match(bad.errors[3], /SHUTDOWN_DELAY: "soon" is not a number of seconds from 0 to 300/);
     const same = parseOpsSettings({ ADMIN_PORT: "8080", PORT: "8080" });
     assert.ok(!same.ok && /its own/.test(same.errors[0]));
   });

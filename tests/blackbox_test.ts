@@ -323,7 +323,11 @@ const TARGETS: [label: string, target: string | Uint8Array, expected: string][] 
   ["a raw ? twice", "/bkt/a.txt?x=1?y=2", "307 /bkt/a.txt"],
   ["tab", "/bkt/a\tb.txt", "refused"],
   ["space", "/bkt/a b.txt", "refused"],
-  ["8 KiB path", "/bkt/" + "k".repeat(8192), `307 /bkt/${"k".repeat(8192)}`],
+  ["1024-byte key", "/bkt/" + "k".repeat(1024), `307 /bkt/${"k".repeat(1024)}`],
+  // S3's limit (1024 bytes of UTF-8): 400 KeyTooLongError, and no 20 kB Location.
+  ["1025-byte key", "/bkt/" + "k".repeat(1025), "refused"],
+  ["8 KiB path", "/bkt/" + "k".repeat(8192), "refused"],
+  ["20 000-character key", "/bkt/" + "k".repeat(20000), "refused"],
   ["64 KiB path", "/bkt/" + "k/".repeat(32768), "refused"],
   ["64 KiB query", "/bkt/a.txt?x=" + "q".repeat(65536), "refused"],
   ["asterisk-form", "*", "refused"],
@@ -457,6 +461,28 @@ describe("black box: hostile inputs against the proxy under Deno and Bun", () =>
           if (location) assert.equal(new URL(location).host, forwarder.host, label);
         }
         assert.deepEqual(got, want);
+      });
+
+      test("over-long targets and heads: the same status and body on both runtimes", async () => {
+        // Below Bun's own 16 KiB limit the proxy answers; above it Bun answers 431 itself, with
+        // no body, and the proxy's answer under Deno is the same (src/limits.ts).
+        const many: Record<string, string> = {};
+        for (let i = 0; i < 110; i++) many[`X-H${i}`] = "v";
+        const rows: [string, Uint8Array, number][] = [
+          ["9 KB target", request("GET", "/bkt/a.txt?x=" + "q".repeat(9000)), 414],
+          ["13 KB target", request("GET", "/bkt/a.txt?x=" + "q".repeat(13000)), 431],
+          ["17 KB target", request("GET", "/bkt/" + "k".repeat(17000)), 431],
+          ["13 KB header", request("GET", "/bkt/a.txt", { "X-Big": "b".repeat(13000) }), 431],
+          ["17 KB header", request("GET", "/bkt/a.txt", { "X-Big": "b".repeat(17000) }), 431],
+          ["110 headers", request("GET", "/bkt/a.txt", many), 431],
+        ];
+        for (const [label, raw, status] of rows) {
+          const [res, upstream] = await probe(main, raw);
+          assert.equal(res.status, status, label);
+          if (status === 431) assert.equal(res.text, "", label);
+          else assert.match(res.text, /^414 RequestURITooLong: /, label);
+          assert.deepEqual(upstream, [], label);
+        }
       });
 
       test("a redirect reached by a hostile spelling serves the right object", async () => {

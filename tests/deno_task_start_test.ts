@@ -80,7 +80,12 @@ describe("deno task start", () => {
     const argv = servers[0].argv;
     assert.equal(argv[1], "run");
     const allowRead = `--allow-read=${home}/.aws/credentials,${home}/.aws/config`;
-    assert.deepEqual(argv.slice(2, -1), ["--allow-net", "--allow-env", allowRead]);
+    assert.deepEqual(argv.slice(2, -1), [
+      "--v8-flags=--max-semi-space-size=1",
+      "--allow-net",
+      "--allow-env",
+      allowRead,
+    ]);
 
     // read_paths.ts, which the task runs, prints that list for this environment.
     const printed = await new Deno.Command(Deno.execPath(), {

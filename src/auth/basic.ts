@@ -19,8 +19,18 @@
  */
 
 import { bcryptBase64, type BcryptHash, bcryptVerify, MIN_COST, parseBcrypt } from "./bcrypt.ts";
-import { AuthConfigError, type Authenticator, type AuthIo, type AuthOutcome } from "./method.ts";
-import { hmacHex, hmacKey } from "../crypto/sha256.ts";
+import {
+  AuthConfigError,
+  type Authenticator,
+  type AuthInput,
+  type AuthIo,
+  type AuthOutcome,
+  type MethodLog,
+  methodLog,
+  unauthorized,
+} from "./method.ts";
+import { startPoll, stopPoll } from "./poll.ts";
+import { hmacHex, type HmacKey, hmacKey } from "../crypto/sha256.ts";
 import { messageOf } from "../text.ts";
 
 /** What {@linkcode createBasicAuth} needs. */
@@ -125,15 +135,73 @@ interface Strikes {
  */
 export async function createBasicAuth(options: BasicOptions, io: AuthIo): Promise<Authenticator> {
   const { file } = options;
+  const first = await readFirst(file, io);
+  const state: BasicState = {
+    io,
+    file,
+    log: methodLog(io, { method: "basic", file }),
+    cacheMs: options.cacheMs ?? 60_000,
+    cacheSize: options.cacheSize ?? 1024,
+    freeFailures: options.freeFailures ?? 5,
+    maxLockMs: options.maxLockMs ?? 300_000,
+    maxClients: options.clients ?? 10_000,
+    bcrypt: options.verify ?? bcryptVerify,
+    challenge: `Basic realm="${options.realm}", charset="UTF-8"`,
+    text: first.text,
+    users: first.users,
+    decoy: decoyFor(first.users),
+    readError: "",
+    cacheKey: hmacKey(crypto.getRandomValues(new Uint8Array(32))),
+    cache: new Map(),
+    inflight: new Map(),
+    strikes: new Map(),
+  };
+  state.log("info", "auth_basic_file_loaded", { users: state.users.size });
   const pollMs = options.pollMs ?? 5000;
-  const cacheMs = options.cacheMs ?? 60_000;
-  const cacheSize = options.cacheSize ?? 1024;
-  const freeFailures = options.freeFailures ?? 5;
-  const maxLockMs = options.maxLockMs ?? 300_000;
-  const maxClients = options.clients ?? 10_000;
-  const bcrypt = options.verify ?? bcryptVerify;
-  const challenge = `Basic realm="${options.realm}", charset="UTF-8"`;
+  const poll = startPoll(io, () => pollMs, () => reread(state, "changed"));
+  return {
+    name: "basic",
+    challenge: () => state.challenge,
+    check: (input) => checkBasic(state, input),
+    reload: () => reread(state, "SIGHUP"),
+    close: () => stopPoll(poll),
+  };
+}
 
+/** The `basic` method's settings, and what it remembers between requests. */
+interface BasicState {
+  readonly io: AuthIo;
+  readonly file: string;
+  readonly log: MethodLog;
+  readonly cacheMs: number;
+  readonly cacheSize: number;
+  readonly freeFailures: number;
+  readonly maxLockMs: number;
+  readonly maxClients: number;
+  readonly bcrypt: (password: string, hash: BcryptHash) => Promise<boolean>;
+  readonly challenge: string;
+  /** The text of the last read, good or bad (an unchanged file is not parsed again). */
+  text: string;
+  /** The users of the last good read. */
+  users: Users;
+  /** What an unknown user is checked against: a hash of the file's highest cost. */
+  decoy: BcryptHash;
+  /** The read error last logged, so that a poll logs a lasting one once. */
+  readError: string;
+  /** The HMAC key of the success cache, made at startup. */
+  readonly cacheKey: HmacKey;
+  /** HMAC of `user:password` -> the user and when it was checked. */
+  readonly cache: Map<string, { user: string; at: number }>;
+  /** The bcrypt running for an HMAC of `user:password`, shared by concurrent equal pairs. */
+  readonly inflight: Map<string, Promise<string | undefined>>;
+  /** Failures by client address; the most recent last. */
+  readonly strikes: Map<string, Strikes>;
+  /** The re-read running, shared by a poll and a SIGHUP that meet. */
+  reading?: Promise<void>;
+}
+
+/** The file's first read: any problem stops the proxy. */
+async function readFirst(file: string, io: AuthIo): Promise<{ text: string; users: Users }> {
   let text: string;
   try {
     text = await io.readTextFile(file);
@@ -145,157 +213,139 @@ export async function createBasicAuth(options: BasicOptions, io: AuthIo): Promis
     throw new AuthConfigError(`AUTH_BASIC_FILE ${file}: ${first.errors.join("; ")}`);
   }
   if (first.users.size === 0) throw new AuthConfigError(`AUTH_BASIC_FILE ${file} holds no users`);
+  return { text, users: first.users };
+}
 
-  const log = (level: string, event: string, fields: Record<string, unknown> = {}) =>
-    io.log({ level, event, method: "basic", file, ...fields });
+/** Re-reads the file (one read at a time). */
+function reread(state: BasicState, why: string): Promise<void> {
+  return state.reading ??= readAgain(state, why).finally(() => state.reading = undefined);
+}
 
-  /** What is known now: the users, and a hash for unknown users of the file's highest cost. */
-  let users: Users = first.users;
-  let decoy = decoyFor(users);
-  let readError = "";
-  const cacheKey = hmacKey(crypto.getRandomValues(new Uint8Array(32)));
-  /** HMAC of `user:password` -> the user and when it was checked. */
-  const cache = new Map<string, { user: string; at: number }>();
-  const inflight = new Map<string, Promise<string | undefined>>();
-  const strikes = new Map<string, Strikes>();
-  let timer: unknown;
-  let closed = false;
-  let reading: Promise<void> | undefined;
-  log("info", "auth_basic_file_loaded", { users: users.size });
-
-  async function readAgain(why: string): Promise<void> {
-    let fresh: string;
-    try {
-      fresh = await io.readTextFile(file);
-    } catch (e) {
-      const message = messageOf(e);
-      if (message !== readError) {
-        readError = message;
-        log("error", "auth_basic_file_unreadable", {
-          error: message,
-          action: "keeping the users read before",
-        });
-      }
-      return;
-    }
-    readError = "";
-    if (fresh === text) {
-      if (why === "SIGHUP") log("info", "auth_basic_file_checked", { changed: false });
-      return;
-    }
-    text = fresh;
-    const parsed = parseHtpasswd(fresh);
-    if (parsed.errors.length > 0 || parsed.users.size === 0) {
-      log("error", "auth_basic_file_invalid", {
-        errors: parsed.errors.length > 0 ? parsed.errors : ["no users"],
+async function readAgain(state: BasicState, why: string): Promise<void> {
+  let fresh: string;
+  try {
+    fresh = await state.io.readTextFile(state.file);
+  } catch (e) {
+    const message = messageOf(e);
+    if (message !== state.readError) {
+      state.readError = message;
+      state.log("error", "auth_basic_file_unreadable", {
+        error: message,
         action: "keeping the users read before",
       });
-      return;
     }
-    users = parsed.users;
-    decoy = decoyFor(users);
-    cache.clear();
-    log("info", "auth_basic_file_reloaded", { users: users.size, why });
+    return;
   }
-  const reread = (why: string) => reading ??= readAgain(why).finally(() => reading = undefined);
-
-  function schedule(): void {
-    if (closed || !io.setTimeout) return;
-    timer = io.setTimeout(async () => {
-      await reread("changed");
-      schedule();
-    }, pollMs);
+  state.readError = "";
+  if (fresh === state.text) {
+    if (why === "SIGHUP") state.log("info", "auth_basic_file_checked", { changed: false });
+    return;
   }
-  schedule();
-
-  /** The user this pair authenticates, with a bcrypt (once for concurrent equal pairs). */
-  function verify(key: string, user: string, password: string): Promise<string | undefined> {
-    let pending = inflight.get(key);
-    if (!pending) {
-      const known = users.get(user);
-      const version = users;
-      pending = bcrypt(password, known ?? decoy)
-        .then((ok) => (ok && known && version === users ? user : undefined))
-        .finally(() => inflight.delete(key));
-      inflight.set(key, pending);
-    }
-    return pending;
+  state.text = fresh;
+  const parsed = parseHtpasswd(fresh);
+  if (parsed.errors.length > 0 || parsed.users.size === 0) {
+    // A half-written file: keep the users we have.
+    state.log("error", "auth_basic_file_invalid", {
+      errors: parsed.errors.length > 0 ? parsed.errors : ["no users"],
+      action: "keeping the users read before",
+    });
+    return;
   }
+  state.users = parsed.users;
+  state.decoy = decoyFor(state.users);
+  state.cache.clear();
+  state.log("info", "auth_basic_file_reloaded", { users: state.users.size, why });
+}
 
-  function strike(addr: string, now: number): void {
-    let s = strikes.get(addr);
-    if (s) strikes.delete(addr);
-    else {
-      if (strikes.size >= maxClients) strikes.delete(strikes.keys().next().value!);
-      s = { count: 0, lockedUntil: 0, last: now };
-    }
-    s.count++;
-    s.last = now;
-    if (s.count >= freeFailures) {
-      const lock = Math.min(maxLockMs, 1000 * 2 ** Math.min(20, s.count - freeFailures));
-      s.lockedUntil = now + lock;
-    }
-    strikes.set(addr, s); // the most recent last, so the oldest goes first when full
+/** One request: throttle, then the success cache, then a bcrypt. */
+async function checkBasic(state: BasicState, input: AuthInput): Promise<AuthOutcome> {
+  const presented = credentials(input.req.headers.get("authorization"));
+  if (presented === undefined) return { kind: "absent" };
+  const { io, strikes, cache } = state;
+  const now = io.now();
+  const addr = input.clientAddr ?? "unknown";
+  const s = strikes.get(addr);
+  if (s && now < s.lockedUntil) return throttled(s, now);
+  // An address quiet for four of the longest lock-outs starts again from a clean count.
+  if (s && now - s.last > 4 * state.maxLockMs) strikes.delete(addr);
+  if (presented === "malformed") {
+    strike(state, addr, now);
+    return refuse(state, "malformed Basic credentials");
   }
+  const { user, password } = presented;
+  const key = hmacHex(state.cacheKey, user + "\u0000" + password);
+  const hit = cache.get(key);
+  if (hit && now - hit.at < state.cacheMs && hit.user === user) {
+    strikes.delete(addr);
+    return { kind: "ok", principal: user };
+  }
+  const admitted = await verify(state, key, user, password);
+  if (admitted === undefined) {
+    strike(state, addr, io.now());
+    return refuse(
+      state,
+      state.users.has(user) ? `wrong password for user ${user}` : "unknown user",
+    );
+  }
+  cache.delete(key);
+  if (cache.size >= state.cacheSize) cache.delete(cache.keys().next().value!);
+  cache.set(key, { user, at: io.now() });
+  strikes.delete(addr);
+  return { kind: "ok", principal: user };
+}
 
-  const refuse = (reason: string): AuthOutcome => ({
-    kind: "fail",
-    status: 401,
-    code: "Unauthorized",
-    message: "wrong user name or password",
-    headers: { "www-authenticate": challenge },
-    reason,
-  });
+/** The user this pair authenticates, with a bcrypt (once for concurrent equal pairs). */
+function verify(
+  state: BasicState,
+  key: string,
+  user: string,
+  password: string,
+): Promise<string | undefined> {
+  let pending = state.inflight.get(key);
+  if (!pending) {
+    const known = state.users.get(user);
+    // A file re-read during the bcrypt may have removed the user or changed the password.
+    const version = state.users;
+    pending = state.bcrypt(password, known ?? state.decoy)
+      .then((ok) => (ok && known && version === state.users ? user : undefined))
+      .finally(() => state.inflight.delete(key));
+    state.inflight.set(key, pending);
+  }
+  return pending;
+}
 
+/** Counts a failure of `addr`; from the free ones on, locks it out for a doubling window. */
+function strike(state: BasicState, addr: string, now: number): void {
+  const { strikes, freeFailures } = state;
+  let s = strikes.get(addr);
+  if (s) strikes.delete(addr);
+  else {
+    if (strikes.size >= state.maxClients) strikes.delete(strikes.keys().next().value!);
+    s = { count: 0, lockedUntil: 0, last: now };
+  }
+  s.count++;
+  s.last = now;
+  if (s.count >= freeFailures) {
+    const lock = Math.min(state.maxLockMs, 1000 * 2 ** Math.min(20, s.count - freeFailures));
+    s.lockedUntil = now + lock;
+  }
+  strikes.set(addr, s); // the most recent last, so the oldest goes first when full
+}
+
+/** The `429` of an address locked out: no bcrypt is spent on it. */
+function throttled(s: Strikes, now: number): AuthOutcome {
   return {
-    name: "basic",
-    challenge: () => challenge,
-    async check(input): Promise<AuthOutcome> {
-      const presented = credentials(input.req.headers.get("authorization"));
-      if (presented === undefined) return { kind: "absent" };
-      const now = io.now();
-      const addr = input.clientAddr ?? "unknown";
-      const s = strikes.get(addr);
-      if (s && now < s.lockedUntil) {
-        return {
-          kind: "fail",
-          status: 429,
-          code: "SlowDown",
-          message: "too many failed logins from this address; try again later",
-          headers: { "retry-after": String(Math.ceil((s.lockedUntil - now) / 1000)) },
-          reason: `throttled after ${s.count} failures`,
-        };
-      }
-      if (s && now - s.last > 4 * maxLockMs) strikes.delete(addr);
-      if (presented === "malformed") {
-        strike(addr, now);
-        return refuse("malformed Basic credentials");
-      }
-      const { user, password } = presented;
-      const key = hmacHex(cacheKey, user + "\u0000" + password);
-      const hit = cache.get(key);
-      if (hit && now - hit.at < cacheMs && hit.user === user) {
-        strikes.delete(addr);
-        return { kind: "ok", principal: user };
-      }
-      const admitted = await verify(key, user, password);
-      if (admitted === undefined) {
-        strike(addr, io.now());
-        return refuse(users.has(user) ? `wrong password for user ${user}` : "unknown user");
-      }
-      cache.delete(key);
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-      cache.set(key, { user, at: io.now() });
-      strikes.delete(addr);
-      return { kind: "ok", principal: user };
-    },
-    reload: () => reread("SIGHUP"),
-    close() {
-      closed = true;
-      if (timer !== undefined) io.clearTimeout?.(timer);
-      timer = undefined;
-    },
+    kind: "fail",
+    status: 429,
+    code: "SlowDown",
+    message: "too many failed logins from this address; try again later",
+    headers: { "retry-after": String(Math.ceil((s.lockedUntil - now) / 1000)) },
+    reason: `throttled after ${s.count} failures`,
   };
+}
+
+function refuse(state: BasicState, reason: string): AuthOutcome {
+  return unauthorized("Unauthorized", "wrong user name or password", state.challenge, reason);
 }
 
 /** A hash no password matches, at the file's highest cost: what an unknown user is checked against. */

@@ -28,7 +28,17 @@
  */
 
 import type { AuthConfig } from "./config.ts";
-import { AuthConfigError, type Authenticator, type AuthIo, type AuthOutcome } from "./method.ts";
+import {
+  AuthConfigError,
+  type Authenticator,
+  type AuthInput,
+  type AuthIo,
+  type AuthOutcome,
+  type MethodLog,
+  methodLog,
+  unauthorized,
+} from "./method.ts";
+import { startPoll, stopPoll } from "./poll.ts";
 import { sha256Hex } from "../crypto/sha256.ts";
 import { readAtMost } from "../body.ts";
 import { messageOf, truncate } from "../text.ts";
@@ -212,228 +222,286 @@ function fits(jwk: Jwk, alg: string): boolean {
  * ```
  */
 export async function createJwtAuth(options: JwtOptions, io: AuthIo): Promise<Authenticator> {
-  const leewayMs = options.leewayMs ?? 60_000;
-  const refetchMs = options.refetchMs ?? 60_000;
-  const refreshMs = options.refreshMs ?? 900_000;
-  const cacheMs = options.cacheMs ?? 300_000;
-  const cacheSize = options.cacheSize ?? 4096;
-  const fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
-  const source = options.jwksUrl ?? options.issuer!;
+  const state: JwtState = {
+    options,
+    io,
+    leewayMs: options.leewayMs ?? 60_000,
+    refetchMs: options.refetchMs ?? 60_000,
+    refreshMs: options.refreshMs ?? 900_000,
+    cacheMs: options.cacheMs ?? 300_000,
+    cacheSize: options.cacheSize ?? 4096,
+    fetchTimeoutMs: options.fetchTimeoutMs ?? 10_000,
+    log: methodLog(io, { method: "jwt", source: options.jwksUrl ?? options.issuer! }),
+    invalid: options.realm === undefined
+      ? 'Bearer error="invalid_token"'
+      : `Bearer realm="${options.realm}", error="invalid_token"`,
+    jwksUrl: options.jwksUrl,
+    lastAttempt: -Infinity,
+    failures: 0,
+    lastError: "",
+    starting: true,
+    cache: new Map(),
+  };
   const challenge = options.realm === undefined ? "Bearer" : `Bearer realm="${options.realm}"`;
-  const invalid = options.realm === undefined
-    ? 'Bearer error="invalid_token"'
-    : `Bearer realm="${options.realm}", error="invalid_token"`;
-  const log = (level: string, event: string, fields: Record<string, unknown> = {}) =>
-    io.log({ level, event, method: "jwt", source, ...fields });
-
-  let jwksUrl = options.jwksUrl;
-  let set: KeySet | undefined;
-  let lastAttempt = -Infinity;
-  let failures = 0;
-  let lastError = "";
-  let fetching: Promise<void> | undefined;
-  let timer: unknown;
-  let closed = false;
-  let starting = true;
-  const cache = new Map<string, { sub: string; exp: number; nbf?: number; until: number }>();
-
-  async function getJson(url: string): Promise<unknown> {
-    const res = await io.fetch(url, {
-      headers: { accept: "application/json" },
-      signal: AbortSignal.timeout(fetchTimeoutMs),
-    });
-    const body = await readAtMost(res, 1 << 20, fetchTimeoutMs);
-    if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
-    if (body === undefined) throw new Error(`${url}: the answer is over 1 MiB`);
-    try {
-      return JSON.parse(new TextDecoder().decode(body));
-    } catch {
-      throw new Error(`${url}: the answer is not JSON`);
-    }
-  }
-
-  /** Discovery: the issuer's `jwks_uri`. Throws AuthConfigError for another issuer. */
-  async function discover(): Promise<string> {
-    const issuer = options.issuer!;
-    const url = issuer.replace(/\/$/, "") + "/.well-known/openid-configuration";
-    const doc = await getJson(url) as { issuer?: unknown; jwks_uri?: unknown } | null;
-    if (doc?.issuer !== issuer) {
-      throw new AuthConfigError(
-        `AUTH_JWT_ISSUER ${issuer}: its discovery document names the issuer ` +
-          truncate(JSON.stringify(doc?.issuer) ?? "(none)", 200),
-      );
-    }
-    if (typeof doc.jwks_uri !== "string" || !/^https?:\/\//.test(doc.jwks_uri)) {
-      throw new Error(`${url} has no http(s) jwks_uri`);
-    }
-    return doc.jwks_uri;
-  }
-
-  async function fetchKeys(): Promise<void> {
-    lastAttempt = io.now();
-    try {
-      jwksUrl ??= await discover();
-      const doc = await getJson(jwksUrl) as { keys?: unknown } | null;
-      if (!Array.isArray(doc?.keys)) throw new Error(`${jwksUrl} holds no "keys" array`);
-      const keys = (doc.keys as unknown[]).filter((k): k is Jwk =>
-        k !== null && typeof k === "object" && !Array.isArray(k)
-      );
-      const usable = keys.filter((k) => Object.keys(ALGS).some((alg) => fits(k, alg)));
-      if (usable.length === 0) throw new Error(`${jwksUrl} holds no usable signing key`);
-      const text = JSON.stringify(usable);
-      failures = 0;
-      lastError = "";
-      if (set?.text === text) return;
-      const first = set === undefined;
-      set = { keys: usable, imported: new Map(), text };
-      cache.clear();
-      log("info", first ? "auth_jwt_keys_loaded" : "auth_jwt_keys_changed", {
-        keys: usable.length,
-        kids: usable.map((k) => k.kid ?? null),
-      });
-    } catch (e) {
-      if (e instanceof AuthConfigError && starting) throw e;
-      failures++;
-      const message = messageOf(e);
-      if (message !== lastError) {
-        lastError = message;
-        log("error", "auth_jwt_keys_unavailable", {
-          error: message,
-          action: set ? "keeping the keys fetched before" : "refusing every token until fetched",
-        });
-      }
-    }
-  }
-  const refetch = () => fetching ??= fetchKeys().finally(() => fetching = undefined);
-
-  function schedule(): void {
-    if (closed || !io.setTimeout) return;
-    const delay = set && failures === 0
-      ? refreshMs
-      : Math.min(refetchMs, 1000 * 2 ** Math.min(failures - 1, 10));
-    timer = io.setTimeout(async () => {
-      await refetch();
-      schedule();
-    }, delay);
-  }
-
-  await refetch();
-  starting = false;
-  schedule();
-
-  /** The keys that may verify this token's `alg` and `kid`; an unknown kid fetches the set again. */
-  async function keysFor(alg: string, kid: unknown): Promise<{ set: KeySet; index: number }> {
-    if (kid !== undefined && typeof kid !== "string") throw new Refused("malformed kid");
-    const find = () => {
-      if (!set) return undefined;
-      const named = set.keys.flatMap((k, i) => (kid === undefined || k.kid === kid ? [i] : []));
-      return named;
-    };
-    let found = find();
-    if ((found === undefined || found.length === 0) && io.now() - lastAttempt >= refetchMs) {
-      await refetch();
-      found = find();
-    } else if ((found === undefined || found.length === 0) && fetching) {
-      await fetching;
-      found = find();
-    }
-    if (!set || found === undefined) throw new Refused("no key set (the issuer was unreachable)");
-    if (found.length === 0) throw new Refused(`unknown kid ${truncate(String(kid), 60)}`);
-    const fitting = found.filter((i) => fits(set!.keys[i], alg));
-    if (fitting.length === 0) throw new Refused(`alg ${alg} does not fit the key`);
-    if (fitting.length > 1) throw new Refused("no kid, and several keys fit");
-    return { set, index: fitting[0] };
-  }
-
-  async function verify(
-    token: string,
-    now: number,
-  ): Promise<{ sub: string; exp: number; nbf?: number }> {
-    const parts = token.split(".");
-    if (parts.length !== 3) throw new Refused("malformed token (not three parts)");
-    const header = jsonObject(parts[0], "header");
-    const { alg } = header;
-    if (typeof alg !== "string") throw new Refused("malformed token (no alg)");
-    if (alg.toLowerCase() === "none") throw new Refused("alg none");
-    if (/^HS/i.test(alg)) throw new Refused(`HMAC alg ${truncate(alg, 20)}`);
-    if (!Object.hasOwn(ALGS, alg)) throw new Refused(`unsupported alg ${truncate(alg, 20)}`);
-    if (header.crit !== undefined) throw new Refused("crit header");
-    const payload = jsonObject(parts[1], "payload");
-    const signature = base64url(parts[2]);
-    const a = ALGS[alg];
-    if (a.sigBytes !== undefined && signature.length !== a.sigBytes) {
-      throw new Refused("bad signature length");
-    }
-    const { set, index } = await keysFor(alg, header.kid);
-    const id = `${index} ${alg}`;
-    let key = set.imported.get(id);
-    if (!key) {
-      const { alg: _alg, use: _use, key_ops: _ops, ...jwk } = set.keys[index];
-      key = crypto.subtle.importKey("jwk", jwk as JsonWebKey, a.importParams, false, ["verify"]);
-      set.imported.set(id, key);
-    }
-    let ok: boolean;
-    try {
-      const data = new TextEncoder().encode(parts[0] + "." + parts[1]);
-      ok = await crypto.subtle.verify(a.verifyParams, await key, signature, data);
-    } catch (e) {
-      throw new Refused(`cannot verify with the key: ${truncate(messageOf(e), 100)}`);
-    }
-    if (!ok) throw new Refused("bad signature");
-    const sub = checkClaims(payload, options, now, leewayMs);
-    return {
-      sub,
-      exp: payload.exp as number,
-      nbf: typeof payload.nbf === "number" ? payload.nbf : undefined,
-    };
-  }
-
-  const refuse = (reason: string): AuthOutcome => ({
-    kind: "fail",
-    status: 401,
-    code: "InvalidToken",
-    message: "the bearer token was refused",
-    headers: { "www-authenticate": invalid },
-    reason,
-  });
-
+  await refetch(state);
+  state.starting = false;
+  const poll = startPoll(io, () => pollDelay(state), () => refetch(state));
   return {
     name: "jwt",
     challenge: () => challenge,
-    async check(input): Promise<AuthOutcome> {
-      const header = input.req.headers.get("authorization");
-      if (header === null || !/^Bearer(\s|$)/i.test(header)) return { kind: "absent" };
-      const token = header.slice(6).trim();
-      if (token === "") return refuse("malformed token (empty)");
-      const now = io.now();
-      const id = sha256Hex(token);
-      const hit = cache.get(id);
-      if (hit && now < hit.until) {
-        if (now >= hit.exp * 1000 + leewayMs) return refuse("expired (exp)");
-        if (hit.nbf !== undefined && now < hit.nbf * 1000 - leewayMs) {
-          return refuse("not yet valid (nbf)");
-        }
-        return { kind: "ok", principal: hit.sub };
-      }
-      try {
-        const verified = await verify(token, now);
-        cache.delete(id);
-        if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-        const until = Math.min(now + cacheMs, verified.exp * 1000 + leewayMs);
-        cache.set(id, { ...verified, until });
-        return { kind: "ok", principal: verified.sub };
-      } catch (e) {
-        if (e instanceof Refused) return refuse(e.message);
-        return refuse(`cannot verify: ${truncate(messageOf(e), 100)}`);
-      }
-    },
+    check: (input) => checkJwt(state, input),
     async reload() {
-      await refetch();
+      await refetch(state);
     },
-    close() {
-      closed = true;
-      if (timer !== undefined) io.clearTimeout?.(timer);
-      timer = undefined;
-    },
+    close: () => stopPoll(poll),
   };
+}
+
+/** What a token is remembered by, once verified. */
+interface Verified {
+  readonly sub: string;
+  readonly exp: number;
+  readonly nbf?: number;
+}
+
+/** The `jwt` method's settings, and what it remembers between requests. */
+interface JwtState {
+  readonly options: JwtOptions;
+  readonly io: AuthIo;
+  readonly leewayMs: number;
+  readonly refetchMs: number;
+  readonly refreshMs: number;
+  readonly cacheMs: number;
+  readonly cacheSize: number;
+  readonly fetchTimeoutMs: number;
+  /** Its entries name where the keys come from: the JWKS URL or the issuer. */
+  readonly log: MethodLog;
+  /** `WWW-Authenticate` of a refusal. */
+  readonly invalid: string;
+  /** Configured, or found by discovery (once: it is not looked up again). */
+  jwksUrl?: string;
+  /** Undefined until a fetch succeeds: every token is refused until then. */
+  set?: KeySet;
+  /** When the last fetch started: an unknown kid fetches again at most once per refetchMs. */
+  lastAttempt: number;
+  /** Fetches failed in a row: the retry delay grows with them. */
+  failures: number;
+  /** The fetch error last logged, so that a lasting one is logged once. */
+  lastError: string;
+  /** The fetch running, shared by the poll, a SIGHUP and unknown kids that meet. */
+  fetching?: Promise<void>;
+  /** During the first fetch, when an issuer naming another stops startup. */
+  starting: boolean;
+  /** SHA-256 of a token -> its claims, and until when it is remembered. */
+  readonly cache: Map<string, Verified & { readonly until: number }>;
+}
+
+/** Fetches the key set (one fetch at a time). */
+function refetch(state: JwtState): Promise<void> {
+  return state.fetching ??= fetchKeys(state).finally(() => state.fetching = undefined);
+}
+
+/** The next poll: the refresh period while the keys are fresh, a backoff while fetches fail. */
+function pollDelay(state: JwtState): number {
+  return state.set && state.failures === 0
+    ? state.refreshMs
+    : Math.min(state.refetchMs, 1000 * 2 ** Math.min(state.failures - 1, 10));
+}
+
+async function getJson(state: JwtState, url: string): Promise<unknown> {
+  const { fetchTimeoutMs } = state;
+  const res = await state.io.fetch(url, {
+    headers: { accept: "application/json" },
+    signal: AbortSignal.timeout(fetchTimeoutMs),
+  });
+  const body = await readAtMost(res, 1 << 20, fetchTimeoutMs);
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+  if (body === undefined) throw new Error(`${url}: the answer is over 1 MiB`);
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new Error(`${url}: the answer is not JSON`);
+  }
+}
+
+/** Discovery: the issuer's `jwks_uri`. Throws AuthConfigError for another issuer. */
+async function discover(state: JwtState): Promise<string> {
+  const issuer = state.options.issuer!;
+  const url = issuer.replace(/\/$/, "") + "/.well-known/openid-configuration";
+  const doc = await getJson(state, url) as { issuer?: unknown; jwks_uri?: unknown } | null;
+  if (doc?.issuer !== issuer) {
+    throw new AuthConfigError(
+      `AUTH_JWT_ISSUER ${issuer}: its discovery document names the issuer ` +
+        truncate(JSON.stringify(doc?.issuer) ?? "(none)", 200),
+    );
+  }
+  if (typeof doc.jwks_uri !== "string" || !/^https?:\/\//.test(doc.jwks_uri)) {
+    throw new Error(`${url} has no http(s) jwks_uri`);
+  }
+  return doc.jwks_uri;
+}
+
+/** The signing keys of the JWKS document that some accepted `alg` may use. */
+async function usableKeys(state: JwtState): Promise<Jwk[]> {
+  const jwksUrl = state.jwksUrl ??= await discover(state);
+  const doc = await getJson(state, jwksUrl) as { keys?: unknown } | null;
+  if (!Array.isArray(doc?.keys)) throw new Error(`${jwksUrl} holds no "keys" array`);
+  const keys = (doc.keys as unknown[]).filter((k): k is Jwk =>
+    k !== null && typeof k === "object" && !Array.isArray(k)
+  );
+  const usable = keys.filter((k) => Object.keys(ALGS).some((alg) => fits(k, alg)));
+  if (usable.length === 0) throw new Error(`${jwksUrl} holds no usable signing key`);
+  return usable;
+}
+
+/** One fetch of the key set; a failure keeps the keys held before and is logged, not thrown. */
+async function fetchKeys(state: JwtState): Promise<void> {
+  state.lastAttempt = state.io.now();
+  try {
+    const usable = await usableKeys(state);
+    const text = JSON.stringify(usable);
+    state.failures = 0;
+    state.lastError = "";
+    if (state.set?.text === text) return;
+    const first = state.set === undefined;
+    state.set = { keys: usable, imported: new Map(), text };
+    // A token verified with a key that is gone must not stay admitted.
+    state.cache.clear();
+    state.log("info", first ? "auth_jwt_keys_loaded" : "auth_jwt_keys_changed", {
+      keys: usable.length,
+      kids: usable.map((k) => k.kid ?? null),
+    });
+  } catch (e) {
+    if (e instanceof AuthConfigError && state.starting) throw e;
+    state.failures++;
+    const message = messageOf(e);
+    if (message !== state.lastError) {
+      state.lastError = message;
+      state.log("error", "auth_jwt_keys_unavailable", {
+        error: message,
+        action: state.set
+          ? "keeping the keys fetched before"
+          : "refusing every token until fetched",
+      });
+    }
+  }
+}
+
+/** The keys that may verify this token's `alg` and `kid`; an unknown kid fetches the set again. */
+async function keysFor(
+  state: JwtState,
+  alg: string,
+  kid: unknown,
+): Promise<{ set: KeySet; index: number }> {
+  if (kid !== undefined && typeof kid !== "string") throw new Refused("malformed kid");
+  const find = () =>
+    state.set?.keys.flatMap((k, i) => (kid === undefined || k.kid === kid ? [i] : []));
+  let found = find();
+  if (
+    (found === undefined || found.length === 0) &&
+    state.io.now() - state.lastAttempt >= state.refetchMs
+  ) {
+    await refetch(state);
+    found = find();
+  } else if ((found === undefined || found.length === 0) && state.fetching) {
+    await state.fetching;
+    found = find();
+  }
+  const { set } = state;
+  if (!set || found === undefined) throw new Refused("no key set (the issuer was unreachable)");
+  if (found.length === 0) throw new Refused(`unknown kid ${truncate(String(kid), 60)}`);
+  const fitting = found.filter((i) => fits(set.keys[i], alg));
+  if (fitting.length === 0) throw new Refused(`alg ${alg} does not fit the key`);
+  if (fitting.length > 1) throw new Refused("no kid, and several keys fit");
+  return { set, index: fitting[0] };
+}
+
+/** The header's `alg`, when it is one accepted; throws {@linkcode Refused} otherwise. */
+function acceptedAlg(header: Record<string, unknown>): string {
+  const { alg } = header;
+  if (typeof alg !== "string") throw new Refused("malformed token (no alg)");
+  if (alg.toLowerCase() === "none") throw new Refused("alg none");
+  if (/^HS/i.test(alg)) throw new Refused(`HMAC alg ${truncate(alg, 20)}`);
+  if (!Object.hasOwn(ALGS, alg)) throw new Refused(`unsupported alg ${truncate(alg, 20)}`);
+  if (header.crit !== undefined) throw new Refused("crit header");
+  return alg;
+}
+
+/** A key of the set imported for `alg`, once per key and alg. */
+function importedKey(set: KeySet, index: number, alg: string): Promise<CryptoKey> {
+  const id = `${index} ${alg}`;
+  let key = set.imported.get(id);
+  if (!key) {
+    // fits() has decided that the key may verify `alg`: its own alg, use and key_ops are left
+    // out so that WebCrypto does not judge them again (an EdDSA key imported as Ed25519).
+    const { alg: _alg, use: _use, key_ops: _ops, ...jwk } = set.keys[index];
+    const { importParams } = ALGS[alg];
+    key = crypto.subtle.importKey("jwk", jwk as JsonWebKey, importParams, false, ["verify"]);
+    set.imported.set(id, key);
+  }
+  return key;
+}
+
+/** Verifies a token's signature, then its claims at `now`; throws {@linkcode Refused}. */
+async function verifyToken(state: JwtState, token: string, now: number): Promise<Verified> {
+  const parts = token.split(".");
+  if (parts.length !== 3) throw new Refused("malformed token (not three parts)");
+  const header = jsonObject(parts[0], "header");
+  const alg = acceptedAlg(header);
+  const payload = jsonObject(parts[1], "payload");
+  const signature = base64url(parts[2]);
+  const a = ALGS[alg];
+  if (a.sigBytes !== undefined && signature.length !== a.sigBytes) {
+    throw new Refused("bad signature length");
+  }
+  const { set, index } = await keysFor(state, alg, header.kid);
+  const key = importedKey(set, index, alg);
+  let ok: boolean;
+  try {
+    const data = new TextEncoder().encode(parts[0] + "." + parts[1]);
+    ok = await crypto.subtle.verify(a.verifyParams, await key, signature, data);
+  } catch (e) {
+    throw new Refused(`cannot verify with the key: ${truncate(messageOf(e), 100)}`);
+  }
+  if (!ok) throw new Refused("bad signature");
+  const sub = checkClaims(payload, state.options, now, state.leewayMs);
+  return {
+    sub,
+    exp: payload.exp as number,
+    nbf: typeof payload.nbf === "number" ? payload.nbf : undefined,
+  };
+}
+
+/** One request: the remembered token (its `exp`/`nbf` checked again), else a verification. */
+async function checkJwt(state: JwtState, input: AuthInput): Promise<AuthOutcome> {
+  const header = input.req.headers.get("authorization");
+  if (header === null || !/^Bearer(\s|$)/i.test(header)) return { kind: "absent" };
+  const token = header.slice(6).trim();
+  if (token === "") return refuse(state, "malformed token (empty)");
+  const { cache, leewayMs } = state;
+  const now = state.io.now();
+  const id = sha256Hex(token);
+  const hit = cache.get(id);
+  if (hit && now < hit.until) {
+    if (now >= hit.exp * 1000 + leewayMs) return refuse(state, "expired (exp)");
+    if (hit.nbf !== undefined && now < hit.nbf * 1000 - leewayMs) {
+      return refuse(state, "not yet valid (nbf)");
+    }
+    return { kind: "ok", principal: hit.sub };
+  }
+  try {
+    const verified = await verifyToken(state, token, now);
+    cache.delete(id);
+    if (cache.size >= state.cacheSize) cache.delete(cache.keys().next().value!);
+    const until = Math.min(now + state.cacheMs, verified.exp * 1000 + leewayMs);
+    cache.set(id, { ...verified, until });
+    return { kind: "ok", principal: verified.sub };
+  } catch (e) {
+    if (e instanceof Refused) return refuse(state, e.message);
+    return refuse(state, `cannot verify: ${truncate(messageOf(e), 100)}`);
+  }
+}
+
+function refuse(state: JwtState, reason: string): AuthOutcome {
+  return unauthorized("InvalidToken", "the bearer token was refused", state.invalid, reason);
 }

@@ -18,6 +18,22 @@ export interface AuthIo {
   readonly clearTimeout?: (id: unknown) => void;
 }
 
+/** A log function of one method: every entry names the method and what it reads. */
+export type MethodLog = (level: string, event: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * The log of one method, its entries `{ level, event, ...about, ...fields }`.
+ *
+ * @example
+ * ```ts
+ * const log = methodLog(io, { method: "basic", file });
+ * log("info", "auth_basic_file_loaded", { users: 3 });
+ * ```
+ */
+export function methodLog(io: Pick<AuthIo, "log">, about: Record<string, unknown>): MethodLog {
+  return (level, event, fields = {}) => io.log({ level, event, ...about, ...fields });
+}
+
 /** A method that cannot be set up (a file that does not parse...): the message names why. */
 export class AuthConfigError extends Error {
   override name = "AuthConfigError";
@@ -46,6 +62,31 @@ export interface AuthFailure {
   readonly headers?: Readonly<Record<string, string>>;
   /** Why, for the log only (never a password, token or secret). */
   readonly reason: string;
+}
+
+/**
+ * The `401` of a method's credentials, presented and refused (or missing): `wwwAuthenticate`
+ * tells the client how to try again, `reason` is for the log only.
+ *
+ * @example
+ * ```ts
+ * unauthorized("Unauthorized", "wrong user name or password", 'Basic realm="docs"', "unknown user");
+ * ```
+ */
+export function unauthorized(
+  code: string,
+  message: string,
+  wwwAuthenticate: string,
+  reason: string,
+): AuthFailure {
+  return {
+    kind: "fail",
+    status: 401,
+    code,
+    message,
+    headers: { "www-authenticate": wwwAuthenticate },
+    reason,
+  };
 }
 
 /** What one method says of a request. */
@@ -134,14 +175,12 @@ export async function authenticate(
       reason: "no credentials",
     };
   }
-  return {
-    kind: "fail",
-    status: 401,
-    code: "Unauthorized",
-    message: "this route needs credentials",
-    headers: { "www-authenticate": challenges.join(", ") },
-    reason: "no credentials",
-  };
+  return unauthorized(
+    "Unauthorized",
+    "this route needs credentials",
+    challenges.join(", "),
+    "no credentials",
+  );
 }
 
 /**

@@ -11,6 +11,7 @@
 import { createSigningKeyCache } from "../s3/sigv4.ts";
 import { messageOf } from "../text.ts";
 import { AuthConfigError, type Authenticator, type AuthIo } from "./method.ts";
+import { startPoll, stopPoll } from "./poll.ts";
 import { type KeyEntry, keysFileModeProblem, parseKeysFile } from "./sigv4_keys.ts";
 import { verifySigv4 } from "./sigv4_verify.ts";
 
@@ -109,16 +110,8 @@ export async function createSigv4Auth(options: Sigv4Options, io: AuthIo): Promis
     loaded("auth_keys_loaded", { reason });
   }
 
-  let closed = false;
-  let timer: unknown;
-  const poll = () => {
-    if (closed || !io.setTimeout) return;
-    timer = io.setTimeout(async () => {
-      await reread("changed", false);
-      poll();
-    }, options.pollMs ?? 3000);
-  };
-  poll();
+  const pollMs = options.pollMs ?? 3000;
+  const poll = startPoll(io, () => pollMs, () => reread("changed", false));
 
   return {
     name: "sigv4",
@@ -129,10 +122,6 @@ export async function createSigv4Auth(options: Sigv4Options, io: AuthIo): Promis
       ));
     },
     reload: () => reread("SIGHUP", true),
-    close() {
-      closed = true;
-      if (timer !== undefined) io.clearTimeout?.(timer);
-      timer = undefined;
-    },
+    close: () => stopPoll(poll),
   };
 }

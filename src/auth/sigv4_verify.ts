@@ -303,13 +303,43 @@ function queryClaim(pairs: readonly Pair[]): Claim | AuthFailure {
   };
 }
 
-/** Checks a claim's scope, key, time, signed headers and signature. */
+/** Checks a claim's scope, key, time, signed headers and signature; the first refusal wins. */
 function verifyClaim(
   claim: Claim,
   req: VerifyRequest,
   path: string,
   ctx: VerifyContext,
 ): AuthOutcome {
+  const scope = checkScope(claim, ctx.region);
+  if ("kind" in scope) return scope;
+  const { id, date, region, service } = scope;
+  const found = lookupKey(claim, id, ctx);
+  if ("kind" in found) return found;
+  const { key } = found;
+  const late = checkTime(claim, id, ctx.now);
+  if (late !== undefined) return late;
+  const headers = canonicalHeaders(claim, req.headers, id);
+  if (typeof headers !== "string") return headers;
+  const canonical = req.method + "\n" + path + "\n" + canonicalQuery(claim.query) + "\n" +
+    headers + "\n" + claim.signedHeaders + "\n" + claim.payloadHash;
+  const signingKey = ctx.cache.get(
+    { accessKeyId: id, secretAccessKey: key.secret },
+    date,
+    region,
+    service,
+  );
+  const toSign = stringToSign(claim.datetime, credentialScope(date, region, service), canonical);
+  if (!constantTimeEqual(hmacHex(signingKey, toSign), claim.signature)) {
+    return fail(403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH, `bad signature (${id})`);
+  }
+  return { kind: "ok", principal: id, ...(key.prefixes ? { prefixes: key.prefixes } : {}) };
+}
+
+/** The credential's parts, once they name `aws4_request`, `s3`, the route's region and the date. */
+function checkScope(
+  claim: Claim,
+  routeRegion: string,
+): { id: string; date: string; region: string; service: string } | AuthFailure {
   const { form, datetime } = claim;
   const parts = claim.credential.split("/");
   if (parts.length !== 5 || parts.some((p) => p === "")) {
@@ -328,8 +358,8 @@ function verifyClaim(
   if (service !== "s3") {
     return malformed(form, `incorrect service "${shown(service)}". This endpoint belongs to "s3".`);
   }
-  if (region !== ctx.region) {
-    return malformed(form, `the region '${shown(region)}' is wrong; expecting '${ctx.region}'`);
+  if (region !== routeRegion) {
+    return malformed(form, `the region '${shown(region)}' is wrong; expecting '${routeRegion}'`);
   }
   if (date !== datetime.slice(0, 8)) {
     return malformed(
@@ -339,6 +369,15 @@ function verifyClaim(
       }".`,
     );
   }
+  return { id, date, region, service };
+}
+
+/** The key of `id`, when it exists and the claim carries no session token. */
+function lookupKey(
+  claim: Claim,
+  id: string,
+  ctx: VerifyContext,
+): { readonly key: VerifyKey } | AuthFailure {
   const key = ctx.lookup(id);
   if (key === undefined) {
     return fail(
@@ -357,6 +396,15 @@ function verifyClaim(
       `session token with ${id}`,
     );
   }
+  return { key };
+}
+
+/**
+ * The refusal of a claim signed too far from `now`: a header within 15 minutes either way; a
+ * presigned URL from 15 minutes ahead until it expires.
+ */
+function checkTime(claim: Claim, id: string, now: number): AuthFailure | undefined {
+  const { datetime } = claim;
   const t = Date.UTC(
     +datetime.slice(0, 4),
     +datetime.slice(4, 6) - 1,
@@ -365,7 +413,7 @@ function verifyClaim(
     +datetime.slice(11, 13),
     +datetime.slice(13, 15),
   );
-  if (form === "header" && Math.abs(ctx.now - t) > MAX_SKEW_MS) {
+  if (claim.form === "header" && Math.abs(now - t) > MAX_SKEW_MS) {
     return fail(
       403,
       "RequestTimeTooSkewed",
@@ -373,8 +421,8 @@ function verifyClaim(
       `x-amz-date ${datetime} is more than 15 minutes from now (${id})`,
     );
   }
-  if (form === "query") {
-    if (t - ctx.now > MAX_SKEW_MS) {
+  if (claim.form === "query") {
+    if (t - now > MAX_SKEW_MS) {
       return fail(
         403,
         "AccessDenied",
@@ -382,21 +430,28 @@ function verifyClaim(
         `presigned in the future (${id})`,
       );
     }
-    if (ctx.now > t + claim.expires! * 1000) {
+    if (now > t + claim.expires! * 1000) {
       return fail(403, "AccessDenied", "Request has expired", `presigned URL expired (${id})`);
     }
   }
+  return undefined;
+}
+
+/**
+ * The canonical headers (`name:value\n` each, in `SignedHeaders` order), or the refusal of a
+ * `SignedHeaders` that is malformed, leaves an `x-amz-*` header of the request out, or names one
+ * the request does not carry.
+ */
+function canonicalHeaders(claim: Claim, headers: Headers, id: string): string | AuthFailure {
   const signed = claim.signedHeaders.split(";");
   if (signed.some((h) => h === "" || h !== h.toLowerCase()) || !signed.includes("host")) {
     return malformed(
-      form,
+      claim.form,
       `SignedHeaders "${shown(claim.signedHeaders)}" must be lower-case names separated by ";", ` +
         `host among them`,
     );
   }
-  const unsigned = [...req.headers.keys()].filter((h) =>
-    h.startsWith("x-amz-") && !signed.includes(h)
-  );
+  const unsigned = [...headers.keys()].filter((h) => h.startsWith("x-amz-") && !signed.includes(h));
   if (unsigned.length > 0) {
     return fail(
       403,
@@ -406,9 +461,9 @@ function verifyClaim(
       `unsigned headers ${shown(unsigned.join(","))} (${id})`,
     );
   }
-  let headers = "";
+  let text = "";
   for (const name of signed) {
-    const value = req.headers.get(name);
+    const value = headers.get(name);
     if (value === null) {
       return fail(
         403,
@@ -417,20 +472,7 @@ function verifyClaim(
         `signed header ${shown(name)} is not in the request (${id})`,
       );
     }
-    headers += name + ":" + foldValue(value) + "\n";
+    text += name + ":" + foldValue(value) + "\n";
   }
-  const canonical = req.method + "\n" + path + "\n" + canonicalQuery(claim.query) + "\n" +
-    headers + "\n" + claim.signedHeaders + "\n" + claim.payloadHash;
-  const scope = credentialScope(date, region, service);
-  const signingKey = ctx.cache.get(
-    { accessKeyId: id, secretAccessKey: key.secret },
-    date,
-    region,
-    service,
-  );
-  const expected = hmacHex(signingKey, stringToSign(datetime, scope, canonical));
-  if (!constantTimeEqual(expected, claim.signature)) {
-    return fail(403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH, `bad signature (${id})`);
-  }
-  return { kind: "ok", principal: id, ...(key.prefixes ? { prefixes: key.prefixes } : {}) };
+  return text;
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { MAX_RESPONSE_HEADER } from "../limits.ts";
+import { HttpError } from "./errors.ts";
 import { presignObjectUrl } from "../s3/presign_url.ts";
 import type { Pair } from "../s3/sigv4.ts";
 import type { Backend } from "./context.ts";
@@ -50,6 +52,15 @@ export async function presignedRedirect(
       cache: ctx.cache,
     })
   );
+  if (location.length > MAX_RESPONSE_HEADER) {
+    // route.ts bounds the key and the query carried, so only a very long session token or
+    // host gets here: refuse rather than send a header clients cannot read.
+    throw new HttpError(
+      400,
+      "InvalidArgument",
+      `the redirect URL would be longer than ${MAX_RESPONSE_HEADER} bytes`,
+    );
+  }
   return new Response(null, {
     status: 307,
     headers: {

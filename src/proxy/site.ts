@@ -214,5 +214,6 @@ async function fetchDocument(
   }
   for (const name of DOCUMENT_ONLY) headers.delete(name);
   headers.set("vary", "Sec-Fetch-Mode, Accept");
-  return new Response(relayed.body, { status, headers });
+  // As in relay.ts: workerd would gzip a body labelled gzip again; Deno and Bun ignore the field.
+  return new Response(relayed.body, { status, headers, encodeBody: "manual" } as ResponseInit);
 }

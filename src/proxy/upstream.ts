@@ -128,13 +128,16 @@ export async function sendUpstream(
   try {
     const res = await send(
       url,
-      <RequestInit & { decompress: boolean }> {
+      <RequestInit & { decompress: boolean; encodeResponseBody: "manual" }> {
         method,
         headers,
         redirect: "manual",
         // Bytes pass through as stored: Bun's fetch would otherwise gunzip an object stored
-        // with Content-Encoding: gzip, and we would relay plain bytes labelled gzip.
+        // with Content-Encoding: gzip, and we would relay plain bytes labelled gzip. workerd
+        // ignores `decompress` and decodes unless told `encodeResponseBody: "manual"` (each
+        // runtime ignores the other's field).
         decompress: false,
+        encodeResponseBody: "manual",
         // Not linked to the client's signal: Deno aborts it once the response headers are sent,
         // which would cut the streamed body. A client that goes away cancels the body instead.
         signal: timeout.signal,
@@ -176,6 +179,8 @@ export async function sendUpstream(
 /** A short, safe name for a connection failure, for the client: no address, no port. */
 function failureKind(cause: string): string {
   if (/refused/i.test(cause)) return "connection refused";
+  // workerd's fetch says only this, for a refused connection as for one that drops.
+  if (/network connection lost/i.test(cause)) return "connection refused or lost";
   if (/reset|broken pipe|closed/i.test(cause)) return "connection reset";
   if (/dns|lookup|resolve|getaddrinfo|not known|no address/i.test(cause)) {
     return "host name not resolved";

@@ -44,8 +44,8 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * }
  * ```
  */
-export function startForwarder(targetPort: number): Forwarder {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+export function startForwarder(targetPort: number, port = 0): Forwarder {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
   const conns = new Set<Deno.Conn>();
   const tasks = new Set<Promise<void>>();
   const seen: Upstream[] = [];
@@ -113,10 +113,10 @@ export function startForwarder(targetPort: number): Forwarder {
     }
   })().catch(() => {});
 
-  const port = (listener.addr as Deno.NetAddr).port;
+  const bound = (listener.addr as Deno.NetAddr).port;
   return {
-    port,
-    host: `127.0.0.1:${port}`,
+    port: bound,
+    host: `127.0.0.1:${bound}`,
     seen,
     async close() {
       listener.close();
