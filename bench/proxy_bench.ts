@@ -1,64 +1,88 @@
 /**
- * HTTP throughput of the proxy itself, served by Deno and by Bun, against a bare server.
+ * HTTP throughput of the proxy itself, served by Deno and by Bun, against two floors of the same
+ * runtime, measured side by side in one run.
  *
- *   deno run --allow-all bench/proxy_bench.ts
+ *   deno run --allow-all bench/proxy_bench.ts [--min-ratio targets]
  *
- * On 127.0.0.1 only, it starts a trivial S3-like upstream in this process (an `index.html` and a
- * ListObjectsV2 document, both behind a check that the request is signed), then for each runtime
- * the proxy as a real process (`tests/support/proxy.ts` `startProxy`) pointed at that upstream,
- * and a bare `Deno.serve`/`Bun.serve` (this file, run with `--serve-bare`) answering a static 307
- * with a presigned-URL-sized `Location`. It measures, each for a few seconds at a fixed number of
- * keep-alive connections:
+ * On 127.0.0.1 only. The origin is a plain nginx (Debian's `nginx`, started from a scratch
+ * folder) when one is installed, else a small S3-like upstream in this process (the output says
+ * which); either serves an `index.html` of about 1 KiB, a 1 MiB and a 1 GiB object, and
+ * ListObjectsV2 documents of 23 and of 1000 entries. For each runtime it starts, as real
+ * processes with their output to a file (not parsed while measuring):
  *
- * - **bare**: the bare server's static 307, the ceiling of the runtime's HTTP stack here;
- * - **redirect**: `GET` of a non-index key by a plain HTTP client (no `Accept`, as wrk and curl):
- *   route + presign + access log, no upstream;
- * - **metrics**: the same against a second proxy started with `ADMIN_PORT=0`, so metrics are
- *   recorded (they are only with an admin port), measured in turns with a proxy without
- *   (`--metrics-rounds N`, default 3, the best of each kept); the run prints the cost of metrics,
- *   1 - on/off (`--max-metrics-cost F` fails the run above it; default 0, no bar);
- * - **browser**: the same `GET` with a browser's headers (`Accept: text/html`, a Chrome
- *   user agent, ...): the proxy first sends S3 a `HEAD` of the key (a missing key might be a folder
- *   to redirect to with a slash), then presigns;
- * - **proxied**: `GET` of an `index.html`: route + sign + upstream fetch + streamed body + log;
- * - **listing**: `GET` of a folder without `index.html`: two upstream requests (the `index.html`
- *   404, then ListObjectsV2), the XML parsed and rendered as HTML;
- * - **redirect10**, **proxied10**: the redirect and proxied cases through a second proxy with a
- *   ROUTES_FILE of ten routes (each with its own prefix, bucket setting and credentials; the one
- *   measured is the last), against the one route at `/` of the cases above;
- * - **basic**: the redirect case on a route with `AUTH=basic` (an htpasswd line of cost 10), the
- *   same credentials every time, so after the first request bcrypt is not paid (the cache);
- * - **jwt**: the redirect case on a route with `AUTH=jwt` and an RS256 token (the issuer of
- *   tests/support/oidc.ts, in this process), the same token every time (the verified-token cache).
- *   Both through a third proxy whose routes file has `basic` under `/b/` and `jwt` under `/j/`;
- *   the run prints each one's cost per request against redirect.
+ * - a **bare 307** (this file with `--serve-bare`: a static 307 with a presigned-URL-sized
+ *   `Location`), the ceiling of the runtime's HTTP stack here;
+ * - a **bare fetch-proxy** (this file with `--serve-fetch ORIGIN`: `fetch` the same origin URL,
+ *   return its `Response`), the floor of any proxy in that runtime;
+ * - the proxy (`src/main.ts`), one route at `/`; and, for some cases, a second one with ten routes
+ *   and a third with `LISTING_CACHE_SECONDS=60`.
  *
- * Load comes from `wrk` when it is on the PATH (requests/s and p50/p99 latency), else from an
- * in-process generator (N concurrent keep-alive `fetch` loops for a fixed time), and the output
- * says which. Either way the load generator shares the machine's cores with the servers, so the
- * absolute figures are a floor; the ratio redirect/bare is the comparable number. Every answer is
- * checked once before its case is measured, and a case with failed requests fails the run.
- * Everything stops by itself: each case is bounded, and the whole run is killed at `--budget`.
+ * Cases (wrk `-t1 -c64` when wrk is on the PATH, else in-process fetch loops), each compared with
+ * its floor:
  *
- * Options: `--seconds S` per case (default 3), `--warmup S` (default 1; wrk takes whole seconds), `--connections N`
- * (default 64), `--threads N` (wrk threads, default 1), `--runtimes deno,bun`,
- * `--cases bare,redirect,metrics,browser,proxied,listing,redirect10,proxied10,basic,jwt`,
- * `--generator auto|wrk|fetch`, `--budget S` (default 150), `--min-ratio R` (exit 1 when
- * redirect/bare is below R for a runtime; default 0, no bar), `--max-auth-cost C` (exit 1 when
- * basic or jwt costs more than C times redirect per request; default 0, no bar),
- * `--metrics-rounds N`, `--max-metrics-cost F` (see the metrics case above).
+ * | case             | what                                                          | floor      |
+ * | ---------------- | ------------------------------------------------------------- | ---------- |
+ * | `bare`           | the bare 307                                                  |            |
+ * | `redirect`       | `GET` of a key by a plain client: route, presign, 307, log   | bare       |
+ * | `browser`        | the same with Chrome's headers (one upstream `HEAD` first)    | bare       |
+ * | `fetch1k`        | the bare fetch-proxy, the 1 KiB `index.html`                  |            |
+ * | `proxied`        | the 1 KiB `index.html` through the proxy                      | fetch1k    |
+ * | `fetch1m`        | the bare fetch-proxy, the 1 MiB object                        |            |
+ * | `proxied1m`      | the 1 MiB object through the proxy (stall timeout on)         | fetch1m    |
+ * | `listing`        | a folder without `index.html`: 404, ListObjectsV2, HTML       |            |
+ * | `listing1000`    | the same for a folder of 1000 keys                            |            |
+ * | `cached1000`     | `listing1000` through the proxy with `LISTING_CACHE_SECONDS`  | listing1000|
+ * | `redirect10`, `proxied10` | the redirect and proxied cases through ten routes    | one route  |
+ * | `metrics`        | `redirect` on a proxy with `ADMIN_PORT=0` (metrics recorded)  | redirect   |
+ * | `basic`, `jwt`   | `redirect` on an `AUTH=basic` route (htpasswd line of cost 10, | redirect   |
+ * |                  | the same credentials each time: the cache) and on an `AUTH=jwt`|            |
+ * |                  | route (an RS256 token from tests/support/oidc.ts's issuer)    |            |
+ *
+ * Rounds are interleaved (`--rounds`, default 3: every case once per round, in the order above),
+ * and each case's figure is the median of its rounds; a ratio is the median of the per-round
+ * ratios, so that load from outside moves both sides. Each measurement also reports the server's
+ * CPU time per request (utime + stime from /proc/PID/stat).
+ *
+ * `big` (on by default): a 1 GiB object downloaded once by curl, from a freshly started bare
+ * fetch-proxy and from a fresh proxy, alternately (`--big-rounds`, default 2): the time, the
+ * serving process's idle VmRSS and its peak (VmHWM from /proc/PID/status, and VmRSS sampled every
+ * 10 ms).
+ *
+ * It also times, in this process (Deno) and in a Bun child, parsing the 1000-key ListObjectsV2
+ * document and rendering its HTML page.
+ *
+ * `--min-ratio targets` checks issue 15's targets and exits 1 when one is missed: redirect and
+ * browser-less redirect/bare >= 0.6, proxied/fetch1k >= 0.9, proxied1m/fetch1m >= 0.9, the 1 GiB
+ * download's peak RSS < 64 MiB and its time <= 1.2x the bare fetch-proxy's. `--min-ratio R` (a
+ * number) asks R of every case that has a floor. Every answer is checked once before its case is
+ * measured, and a case with failed requests fails the run. Everything stops by itself: each case
+ * is bounded, and the whole run is killed at `--budget`.
+ *
+ * Options: `--seconds S` per case (default 2), `--warmup S` (default 1), `--rounds N`
+ * (default 3), `--big-rounds N` (default 2; 0 skips it), `--connections N` (default 64),
+ * `--threads N` (wrk threads, default 1), `--runtimes deno,bun`, `--cases a,b,...`,
+ * `--origin auto|nginx|inprocess`, `--generator auto|wrk|fetch`, `--budget S` (default 900),
+ * `--min-ratio targets|R`, `--against DIR`, `--max-metrics-cost F` (exit 1 when metrics cost more
+ * than F, 1 - metrics/redirect), `--max-auth-cost C` (exit 1 when basic or jwt costs more than C
+ * times redirect per request, redirect/basic), `--metrics-rounds N` (accepted for older scripts:
+ * every case now runs in interleaved `--rounds`).
+ *
+ * `--against DIR` (a checkout of another commit, e.g. `git archive HEAD~1 | tar -x -C DIR`) also
+ * runs every proxy case against the proxy from DIR (`case@base`), interleaved with this tree's,
+ * and prints this tree / base per case: the before/after of a change in one run.
  *
  * @module
  */
 
 import process from "node:process";
-import { readLines } from "../tests/support/lines.ts";
-import { type ProxyHandle, REPO_ROOT, type Runtime, startProxy } from "../tests/support/proxy.ts";
+import { REPO_ROOT, type Runtime } from "../tests/support/proxy.ts";
+import { parseListing } from "../src/listing/xml.ts";
+import { renderListingHtml } from "../src/listing/render.ts";
 import { makeKey, signJwt, startIssuer } from "../tests/support/oidc.ts";
 import { bcryptHash } from "../src/auth/bcrypt.ts";
 
 // ---------------------------------------------------------------------------------------------
-// The bare server: `deno run --allow-net bench/proxy_bench.ts --serve-bare` or `bun run ... `.
+// The floors: `deno run --allow-net bench/proxy_bench.ts --serve-bare PORT` or `bun run ...`.
 
 /** A Location as long as the proxy's presigned ones (about 330 bytes), so replies are alike. */
 const BARE_LOCATION = "http://127.0.0.1:9000/bench/photos/2024/IMG_1000.jpg" +
@@ -71,26 +95,48 @@ declare const Bun: {
   serve(options: {
     port: number;
     hostname: string;
-    fetch: (req: Request) => Response;
+    fetch: (req: Request) => Response | Promise<Response>;
   }): { port: number };
 } | undefined;
 
-function serveBare(): void {
-  const answer = () =>
+function serveFloor(port: number, answer: (req: Request) => Response | Promise<Response>): void {
+  if (typeof Bun !== "undefined") Bun.serve({ hostname: "127.0.0.1", port, fetch: answer });
+  else Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, answer);
+}
+
+/** The bare 307. */
+function serveBare(port: number): void {
+  serveFloor(port, () =>
     new Response(null, {
       status: 307,
       headers: { location: BARE_LOCATION, "cache-control": "private, max-age=270" },
-    });
-  if (typeof Bun !== "undefined") {
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: answer });
-    console.log(JSON.stringify({ event: "listening", port: server.port }));
-  } else {
-    Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: ({ port }) => console.log(JSON.stringify({ event: "listening", port })),
-    }, answer);
+    }));
+}
+
+/** The bare fetch-proxy: the same origin URL, its Response returned as it is. */
+function serveFetch(port: number, origin: string): void {
+  serveFloor(port, (req) => {
+    const url = req.url;
+    return fetch(origin + url.slice(url.indexOf("/", url.indexOf("//") + 2)));
+  });
+}
+
+/** Times parsing and rendering a listing document, in whichever runtime runs this. */
+function parseRender(xml: string, rounds: number): { parseUs: number; renderUs: number } {
+  let parse = 0, render = 0;
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const listing = parseListing(xml);
+    const t1 = performance.now();
+    renderListingHtml(listing, { rootPath: "/bench/", title: "bench" });
+    const t2 = performance.now();
+    if (i >= rounds / 5) { // the first fifth warms up
+      parse += t1 - t0;
+      render += t2 - t1;
+    }
   }
+  const n = rounds - Math.ceil(rounds / 5);
+  return { parseUs: 1000 * parse / n, renderUs: 1000 * render / n };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,35 +169,94 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
 const CASES = [
   "bare",
   "redirect",
-  "metrics",
   "browser",
+  "fetch1k",
   "proxied",
+  "fetch1m",
+  "proxied1m",
   "listing",
+  "listing1000",
+  "cached1000",
   "redirect10",
   "proxied10",
+  "metrics",
   "basic",
   "jwt",
 ] as const;
 type Case = typeof CASES[number];
-/** The cases served by the proxy with ten routes, and the one-route case each is compared with. */
-const TEN_ROUTES: Record<string, Case> = { redirect10: "redirect", proxied10: "proxied" };
+/** The server each case is sent to. */
+type Server = "bare" | "fetch" | "proxy" | "ten" | "cached" | "metrics" | "auth";
+const SERVER: Record<Case, Server> = {
+  bare: "bare",
+  redirect: "proxy",
+  browser: "proxy",
+  fetch1k: "fetch",
+  proxied: "proxy",
+  fetch1m: "fetch",
+  proxied1m: "proxy",
+  listing: "proxy",
+  listing1000: "proxy",
+  cached1000: "cached",
+  redirect10: "ten",
+  proxied10: "ten",
+  metrics: "metrics",
+  basic: "auth",
+  jwt: "auth",
+};
+/** Each case's floor (the case it is divided by). */
+const FLOOR: Partial<Record<Case, Case>> = {
+  redirect: "bare",
+  browser: "bare",
+  proxied: "fetch1k",
+  proxied1m: "fetch1m",
+  cached1000: "listing1000",
+  redirect10: "redirect",
+  proxied10: "proxied",
+  metrics: "redirect",
+  basic: "redirect",
+  jwt: "redirect",
+};
+/** Issue 15's targets, for `--min-ratio targets`. */
+const TARGETS: Partial<Record<Case, number>> = { redirect: 0.6, proxied: 0.9, proxied1m: 0.9 };
+const BIG_MAX_RSS_MIB = 64;
+const BIG_MAX_TIME_RATIO = 1.2;
 /** The prefix of the measured route among the ten (the last one in the file). */
 const TEN_PREFIX = "/site9/";
-/** The cases served by the proxy with access control. */
-const AUTH_CASES: readonly Case[] = ["basic", "jwt"];
 
 // ---------------------------------------------------------------------------------------------
-// The S3-like upstream (in this process).
+// The origin's contents.
 
 const BUCKET = "bench";
 const INDEX_HTML = "<!doctype html>\n<html><head><title>bench</title></head>" +
   "<body><h1>It works</h1><p>" + "An index page of about a kilobyte. ".repeat(26) +
   "</p></body></html>\n";
-const LIST_FILES = 20;
+const MIB = 1 << 20;
+const BIG_SIZE = 1 << 30;
+const PHOTO = "photos/2024/IMG_1000.jpg";
+const PHOTO_BYTES = "jpeg bytes";
+const PATHS: Record<Exclude<Case, "bare">, string> = {
+  redirect: `/${BUCKET}/${PHOTO}`,
+  browser: `/${BUCKET}/${PHOTO}`,
+  fetch1k: `/${BUCKET}/site/index.html`,
+  proxied: `/${BUCKET}/site/index.html`,
+  fetch1m: `/${BUCKET}/blobs/1m.bin`,
+  proxied1m: `/${BUCKET}/blobs/1m.bin`,
+  listing: `/${BUCKET}/docs/`,
+  listing1000: `/${BUCKET}/many/`,
+  cached1000: `/${BUCKET}/many/`,
+  redirect10: `${TEN_PREFIX}${PHOTO}`,
+  proxied10: `${TEN_PREFIX}site/index.html`,
+  metrics: `/${BUCKET}/${PHOTO}`,
+  basic: `/b/${BUCKET}/${PHOTO}`,
+  jwt: `/j/${BUCKET}/${PHOTO}`,
+};
+const BIG_PATH = `/${BUCKET}/blobs/1g.bin`;
+/** Keys streamed by the proxy (the 1 MiB and 1 GiB objects too, for a plain client). */
+const PROXY_PATTERN = "(^|/)index\\.html$|\\.bin$";
 
-function listXml(prefix: string): string {
-  const files = Array.from(
-    { length: LIST_FILES },
+function listXml(prefix: string, files: number): string {
+  const contents = Array.from(
+    { length: files },
     (_, i) =>
       `<Contents><Key>${prefix}report-${i}.pdf</Key>` +
       `<LastModified>2026-01-0${1 + (i % 9)}T12:00:00.000Z</LastModified>` +
@@ -163,10 +268,12 @@ function listXml(prefix: string): string {
   ).join("");
   return `<?xml version="1.0" encoding="UTF-8"?>\n` +
     `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${BUCKET}</Name>` +
-    `<Prefix>${prefix}</Prefix><KeyCount>${LIST_FILES + 3}</KeyCount><MaxKeys>1000</MaxKeys>` +
+    `<Prefix>${prefix}</Prefix><KeyCount>${files + 3}</KeyCount><MaxKeys>1000</MaxKeys>` +
     `<Delimiter>/</Delimiter><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>` +
-    files + folders + `</ListBucketResult>`;
+    contents + folders + `</ListBucketResult>`;
 }
+const LIST_DOCS = listXml("docs/", 20);
+const LIST_MANY = listXml("many/", 997);
 
 function s3Error(status: number, code: string, message: string): Response {
   return new Response(
@@ -190,47 +297,123 @@ const BROWSER_HEADERS: Record<string, string> = {
   "upgrade-insecure-requests": "1",
 };
 
-const PHOTO = "photos/2024/IMG_1000.jpg";
+const ONE_MIB = new Uint8Array(MIB).fill(97);
 
-/** Answers like S3 for the objects the bench asks for; anything else is a 404. */
+/** The in-process origin, when nginx is not installed: the same objects, any signature. */
 function upstreamHandler(req: Request): Response {
-  if (!req.headers.get("authorization")?.startsWith("AWS4-HMAC-SHA256 Credential=")) {
-    return s3Error(403, "AccessDenied", "unsigned request");
-  }
   const url = new URL(req.url);
   const head = req.method === "HEAD";
-  if (url.pathname === `/${BUCKET}/site/index.html`) {
-    return new Response(head ? null : INDEX_HTML, {
+  const object = (body: BodyInit, length: number, type: string) =>
+    new Response(head ? null : body, {
       headers: {
-        "content-type": "text/html",
-        "content-length": String(INDEX_HTML.length),
+        "content-type": type,
+        "content-length": String(length),
         etag: '"5d41402abc4b2a76b9719d911017c592"',
         "last-modified": "Thu, 01 Jan 2026 12:00:00 GMT",
         "accept-ranges": "bytes",
       },
     });
-  }
-  if (url.pathname === `/${BUCKET}/${PHOTO}`) {
-    return new Response(head ? null : "jpeg bytes", {
-      headers: { "content-type": "image/jpeg", "content-length": "10", etag: '"1"' },
-    });
-  }
-  if (
-    (url.pathname === `/${BUCKET}` || url.pathname === `/${BUCKET}/`) &&
-    url.searchParams.get("list-type") === "2"
-  ) {
-    return new Response(listXml(url.searchParams.get("prefix") ?? ""), {
-      headers: { "content-type": "application/xml" },
-    });
+  switch (url.pathname) {
+    case `/${BUCKET}/site/index.html`:
+      return object(INDEX_HTML, INDEX_HTML.length, "text/html");
+    case `/${BUCKET}/${PHOTO}`:
+      return object(PHOTO_BYTES, PHOTO_BYTES.length, "image/jpeg");
+    case `/${BUCKET}/blobs/1m.bin`:
+      return object(ONE_MIB, MIB, "application/octet-stream");
+    case BIG_PATH: {
+      let sent = 0;
+      const chunk = new Uint8Array(256 * 1024);
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= BIG_SIZE) return controller.close();
+          controller.enqueue(chunk.slice());
+          sent += chunk.length;
+        },
+      });
+      return object(body, BIG_SIZE, "application/octet-stream");
+    }
+    case `/${BUCKET}`:
+    case `/${BUCKET}/`: {
+      const prefix = url.searchParams.get("prefix");
+      const xml = prefix === "many/" ? LIST_MANY : prefix === "docs/" ? LIST_DOCS : undefined;
+      if (xml !== undefined) {
+        return new Response(xml, { headers: { "content-type": "application/xml" } });
+      }
+    }
   }
   return s3Error(404, "NoSuchKey", "The specified key does not exist.");
+}
+
+/** The files an nginx origin serves, and its configuration. */
+async function writeNginxSite(dir: string, port: number): Promise<string> {
+  const root = `${dir}/www`;
+  for (const sub of ["site", "photos/2024", "blobs"]) {
+    await Deno.mkdir(`${root}/${BUCKET}/${sub}`, { recursive: true });
+  }
+  await Deno.mkdir(`${root}/lists`, { recursive: true });
+  await Deno.writeTextFile(`${root}/${BUCKET}/site/index.html`, INDEX_HTML);
+  await Deno.writeTextFile(`${root}/${BUCKET}/${PHOTO}`, PHOTO_BYTES);
+  await Deno.writeFile(`${root}/${BUCKET}/blobs/1m.bin`, ONE_MIB);
+  // Sparse: read from the page cache of a hole, so the origin costs nearly nothing.
+  const big = await Deno.open(`${root}/${BUCKET}/blobs/1g.bin`, { write: true, create: true });
+  await big.truncate(BIG_SIZE);
+  big.close();
+  await Deno.writeTextFile(`${root}/lists/docs.xml`, LIST_DOCS);
+  await Deno.writeTextFile(`${root}/lists/many.xml`, LIST_MANY);
+  await Deno.writeTextFile(`${root}/lists/none.xml`, listXml("none/", 0));
+  const conf = `${dir}/nginx.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `user root;
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log stderr error;
+events { worker_connections 1024; }
+http {
+  types { text/html html; application/xml xml; image/jpeg jpg; application/octet-stream bin; }
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  map $arg_prefix $listing {
+    "docs%2F" /lists/docs.xml; "docs/" /lists/docs.xml;
+    "many%2F" /lists/many.xml; "many/" /lists/many.xml;
+    default /lists/none.xml;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    location = /${BUCKET} { default_type application/xml; try_files $listing =404; }
+    location = /${BUCKET}/ { default_type application/xml; try_files $listing =404; }
+    location / { }
+  }
+}
+`,
+  );
+  await Deno.mkdir(`${dir}/tmp`, { recursive: true });
+  return conf;
+}
+
+function findNginx(): string | undefined {
+  for (const path of ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch { /* not there */ }
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Children: everything started is registered here and killed on exit, deadline or Ctrl-C.
 
 const children = new Set<Deno.ChildProcess>();
-const proxies = new Set<ProxyHandle>();
 
 function killAll(): void {
   for (const child of children) {
@@ -238,61 +421,88 @@ function killAll(): void {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
   }
-  for (const proxy of proxies) {
-    try {
-      Deno.kill(proxy.pid, "SIGKILL");
-    } catch { /* already gone */ }
-  }
 }
 
-interface BareHandle extends AsyncDisposable {
-  url: string;
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
 
-async function startBare(runtime: Runtime): Promise<BareHandle> {
-  const script = new URL(import.meta.url).pathname;
-  const [cmd, args] = runtime === "deno"
-    ? [Deno.execPath(), ["run", "--allow-net", script, "--serve-bare"]]
-    : ["bun", ["run", script, "--serve-bare"]];
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: REPO_ROOT,
+/** A server under test: a child process whose stdout goes to a file (read after the run). */
+interface Spawned {
+  readonly name: string;
+  readonly pid: number;
+  readonly url: string;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `cmd` with its output to `logFile` (exec'd by sh: the pid is the server's). */
+async function spawnServer(
+  name: string,
+  cmd: string[],
+  env: Record<string, string>,
+  port: number,
+  logFile: string,
+  cwd = REPO_ROOT,
+): Promise<Spawned> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec ${cmd.map(quote).join(" ")} >${quote(logFile)} 2>&1`],
+    cwd,
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "/", ...env },
     stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
+    stdout: "null",
+    stderr: "null",
   }).spawn();
   children.add(child);
   const stop = async () => {
     try {
       child.kill("SIGTERM");
     } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 5000);
     await child.status;
+    clearTimeout(timer);
     children.delete(child);
   };
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`bare ${runtime} server: no port`)), 15000);
-      readLines(child.stdout, (line) => {
-        try {
-          const port = JSON.parse(line).port;
-          if (typeof port === "number") {
-            clearTimeout(timer);
-            resolve(port);
-          }
-        } catch { /* not our line */ }
-      }).then(() => {
-        clearTimeout(timer);
-        reject(new Error(`bare ${runtime} server exited`));
-      });
-    });
-    return {
-      url: `http://127.0.0.1:${port}/bench/photos/2024/IMG_1000.jpg`,
-      [Symbol.asyncDispose]: stop,
-    };
-  } catch (e) {
-    await stop();
-    throw e;
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = performance.now() + 20_000;
+  while (!exited && performance.now() < deadline) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return { name, pid: child.pid, url, logFile, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
+  await stop();
+  const log = await Deno.readTextFile(logFile).catch(() => "");
+  throw new Error(`${name}: not listening (${exited ? "exited" : "timed out"}):\n${log}`);
+}
+
+/** Seconds of CPU (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the name), in clock ticks.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MiB. */
+function memory(pid: number): { rss: number; hwm: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (name: string) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"))![1]);
+  return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +517,8 @@ interface Result {
   p99?: number;
   /** Requests answered with another status than expected, or that failed. */
   bad: number;
-  note?: string;
+  /** The server's CPU time per request, in microseconds. */
+  cpuUs?: number;
 }
 
 const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1000, m: 60000 };
@@ -334,7 +545,6 @@ function parseWrk(out: string): Result {
     p50: latency("50"),
     p99: latency("99"),
     bad: (num(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0) + socketErrors,
-    note: socket ? socket[0] : undefined,
   };
 }
 
@@ -421,13 +631,14 @@ async function check(
   kind: Case,
   url: string,
   headers: Record<string, string>,
-  upstreamHost: string,
+  originHost: string,
 ): Promise<number> {
   const res = await fetch(url, { headers, redirect: "manual" });
-  const body = await res.text();
+  const body = new Uint8Array(await res.arrayBuffer());
+  const text = () => new TextDecoder().decode(body);
   const fail = (why: string) => {
     throw new Error(
-      `${kind}: ${why} (status ${res.status}, body ${JSON.stringify(body.slice(0, 200))})`,
+      `${kind}: ${why} (status ${res.status}, body ${JSON.stringify(text().slice(0, 200))})`,
     );
   };
   switch (kind) {
@@ -435,29 +646,38 @@ async function check(
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
     case "redirect":
-    case "metrics":
     case "redirect10":
+    case "metrics":
     case "basic":
     case "jwt":
     case "browser": {
       const location = res.headers.get("location") ?? "";
       if (
         res.status !== 307 ||
-        !location.startsWith(`http://${upstreamHost}/${BUCKET}/${PHOTO}?`) ||
+        !location.startsWith(`http://${originHost}/${BUCKET}/${PHOTO}?`) ||
         !/[?&]X-Amz-Signature=[0-9a-f]{64}(&|$)/.test(location)
       ) fail(`not a presigned 307: ${location}`);
       return 307;
     }
+    case "fetch1k":
     case "proxied":
     case "proxied10":
-      if (res.status !== 200 || body !== INDEX_HTML) fail("not the index.html");
+      if (res.status !== 200 || text() !== INDEX_HTML) fail("not the index.html");
+      return 200;
+    case "fetch1m":
+    case "proxied1m":
+      if (res.status !== 200 || body.length !== MIB || body[MIB - 1] !== 97) fail("not 1 MiB");
       return 200;
     case "listing":
+    case "listing1000":
+    case "cached1000": {
+      const last = kind === "listing" ? 19 : 996;
       if (
         res.status !== 200 || !res.headers.get("content-type")?.startsWith("text/html") ||
-        !body.includes(`report-${LIST_FILES - 1}.pdf`)
+        !text().includes(`report-${last}.pdf`)
       ) fail("not the generated listing");
       return 200;
+    }
   }
 }
 
@@ -485,21 +705,100 @@ async function hasWrk(): Promise<boolean> {
   }
 }
 
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 const fmtMs = (ms: number | undefined) =>
   ms === undefined ? "-" : ms < 1 ? `${(ms * 1000).toFixed(0)} us` : `${ms.toFixed(2)} ms`;
+const fmtRps = (rps: number) => Math.round(rps).toLocaleString("en-US");
+
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+/** The command that runs a floor (`--serve-bare PORT`, `--serve-fetch PORT ORIGIN`). */
+function floorCommand(runtime: Runtime, args: string[]): string[] {
+  const script = new URL(import.meta.url).pathname;
+  return runtime === "deno"
+    ? [Deno.execPath(), "run", "--allow-net", "--allow-read", script, ...args]
+    : ["bun", "run", script, ...args];
+}
+
+function proxyCommand(runtime: Runtime): string[] {
+  return runtime === "deno"
+    ? [Deno.execPath(), "run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"]
+    : ["bun", "run", "src/main.ts"];
+}
+
+/** One download of the 1 GiB object by curl: seconds, and the server's memory. */
+async function bigOnce(server: Spawned): Promise<{ s: number; idle: number; peak: number }> {
+  await new Promise((r) => setTimeout(r, 300));
+  const idle = memory(server.pid).rss;
+  let peak = idle;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, memory(server.pid).rss);
+    } catch { /* gone */ }
+  }, 10);
+  const child = new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code} %{size_download} %{time_total}",
+      "--max-time",
+      "120",
+      server.url + BIG_PATH,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  children.add(child);
+  let out;
+  try {
+    out = await child.output();
+  } finally {
+    children.delete(child);
+    clearInterval(sampler);
+  }
+  const [code, size, time] = new TextDecoder().decode(out.stdout).trim().split(" ");
+  if (code !== "200" || Number(size) !== BIG_SIZE) {
+    throw new Error(
+      `${server.name}: 1 GiB download got ${code}, ${size} bytes: ` +
+        new TextDecoder().decode(out.stderr),
+    );
+  }
+  peak = Math.max(peak, memory(server.pid).hwm);
+  return { s: Number(time), idle, peak };
+}
 
 async function main(): Promise<void> {
-  const seconds = numberOption("--seconds", 3, 1);
+  const seconds = numberOption("--seconds", 2, 1);
   const warmup = numberOption("--warmup", 1, 0);
+  const rounds = Math.floor(numberOption("--rounds", 3, 1));
+  const bigRounds = Math.floor(numberOption("--big-rounds", 2, 0));
   const connections = Math.floor(numberOption("--connections", 64, 1));
   const threads = Math.floor(numberOption("--threads", 1, 1));
-  const budget = numberOption("--budget", 150, 5);
-  const minRatio = numberOption("--min-ratio", 0, 0);
-  const maxMetricsCost = numberOption("--max-metrics-cost", 0, 0);
-  const metricsRounds = Math.floor(numberOption("--metrics-rounds", 3, 1));
-  const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
+  const budget = numberOption("--budget", 900, 5);
+  const minRatioOption = option("--min-ratio", "0");
+  const targets = minRatioOption === "targets";
+  const minRatio = targets ? 0 : Number(minRatioOption);
+  if (!targets && !(minRatio >= 0)) throw new Error("--min-ratio needs targets or a number");
   const runtimes = listOption("--runtimes", ["deno", "bun"] as const);
   const cases = listOption("--cases", CASES);
+  const originOption = option("--origin", "auto");
+  const maxMetricsCost = numberOption("--max-metrics-cost", 0, 0);
+  const maxAuthCost = numberOption("--max-auth-cost", 0, 0);
+  numberOption("--metrics-rounds", 3, 1);
+  const againstOption = option("--against", "");
+  const against = againstOption === "" ? undefined : await Deno.realPath(againstOption);
   const generatorOption = option("--generator", "auto");
   if (!["auto", "wrk", "fetch"].includes(generatorOption)) {
     throw new Error(`--generator: "${generatorOption}" is not auto, wrk or fetch`);
@@ -518,37 +817,64 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
 
-  const cpus = navigator.hardwareConcurrency;
   console.log(
-    `proxy_bench: ${cases.join(", ")} on ${runtimes.map(runtimeVersion).join(", ")}; ` +
-      `${seconds} s per case after ${warmup} s warm-up, ${connections} connections`,
+    `proxy_bench: ${cases.join(", ")}${bigRounds > 0 ? ", big" : ""} on ${
+      runtimes.map(runtimeVersion).join(", ")
+    }; ${rounds} interleaved rounds of ${seconds} s per case after ${warmup} s warm-up, ` +
+      `${connections} connections; load average ${loadAverage()}`,
   );
   console.log(
     wrk
       ? `load generator: wrk (${threads} thread${threads > 1 ? "s" : ""})`
       : `load generator: in-process fetch loops (${connections} concurrent, keep-alive)` +
-        (generatorOption === "auto" ? " - wrk not found on PATH" : "") +
-        "\n  (it saturates before a bare server does, so the ratios to bare understate the gap)",
-  );
-  console.log(
-    `${cpus} CPU(s): the load generator, the upstream (in this process) and the server ` +
-      `under test share them, so absolute figures are a floor; compare ratios.`,
+        (generatorOption === "auto" ? " - wrk not found on PATH" : ""),
   );
 
-  const upstream = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    upstreamHandler,
+  const scratch = await Deno.makeTempDir({ prefix: "proxy-bench-" });
+  const nginx = originOption === "inprocess" ? undefined : findNginx();
+  if (originOption === "nginx" && nginx === undefined) throw new Error("nginx is not installed");
+  let originHost: string;
+  let stopOrigin: () => Promise<void>;
+  if (nginx !== undefined) {
+    const port = freePort();
+    const conf = await writeNginxSite(scratch, port);
+    const origin = await spawnServer(
+      "nginx",
+      [nginx, "-p", scratch, "-c", conf],
+      {},
+      port,
+      `${scratch}/nginx.log`,
+    );
+    originHost = `127.0.0.1:${port}`;
+    stopOrigin = origin.stop;
+    console.log(`origin: nginx (${nginx}, one worker, sendfile) at ${originHost}`);
+  } else {
+    const upstream = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      upstreamHandler,
+    );
+    originHost = `127.0.0.1:${upstream.addr.port}`;
+    stopOrigin = () => upstream.shutdown();
+    console.log(
+      `origin: in this process (${
+        originOption === "inprocess" ? "--origin inprocess" : "nginx not installed"
+      }): it shares this process's event loop with the fetch generator, if used`,
+    );
+  }
+  console.log(
+    `${navigator.hardwareConcurrency} CPU(s): wrk, the origin and the servers share them; ` +
+      `absolute figures are a floor, compare the ratios.`,
   );
-  const upstreamHost = `127.0.0.1:${upstream.addr.port}`;
+
   // Ten routes, each with its own prefix, bucket setting and (dummy) credentials; the measured one
   // is the last, so that matching looks at every prefix. Private: it holds secrets.
-  const scratch = await Deno.makeTempDir({ prefix: "proxy-bench-" });
   const routesFile = `${scratch}/routes.json`;
   await Deno.writeTextFile(
     routesFile,
     JSON.stringify({
       routes: Array.from({ length: 10 }, (_, i) => ({
         prefix: i === 9 ? TEN_PREFIX : `/site${i}/`,
+        AUTH: "none",
         S3_BUCKET: BUCKET,
         AWS_ACCESS_KEY_ID: `AKIAIOSFODNN7EXAMPL${i}`,
         AWS_SECRET_ACCESS_KEY: `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE${i}`,
@@ -580,7 +906,8 @@ async function main(): Promise<void> {
       ],
     }),
   );
-  const authHeaders: Partial<Record<Case, Record<string, string>>> = {
+  const caseHeaders: Partial<Record<Case, Record<string, string>>> = {
+    browser: BROWSER_HEADERS,
     basic: { authorization: `Basic ${btoa("bench:bench-pass")}` },
     jwt: {
       authorization: `Bearer ${
@@ -594,135 +921,232 @@ async function main(): Promise<void> {
       }`,
     },
   };
-  const rows: { runtime: Runtime; kind: Case; result: Result }[] = [];
-  let failed = false;
-
-  const measure = async (runtime: Runtime, kind: Case, url: string, note = "") => {
-    const headers = kind === "browser" ? BROWSER_HEADERS : authHeaders[kind] ?? {};
-    const expect = await check(kind, url, headers, upstreamHost);
-    const run = (s: number) =>
-      wrk
-        ? runWrk(url, headers, s, connections, threads)
-        : runFetchLoops(url, headers, s, connections, expect);
-    if (warmup > 0) await run(warmup);
-    const result = await run(seconds);
-    rows.push({ runtime, kind, result });
-    const bad = result.bad > 0 ? `  FAILED: ${result.bad} bad answers` : "";
-    console.log(
-      `${runtime.padEnd(5)} ${kind.padEnd(9)} ${
-        Math.round(result.rps).toLocaleString("en-US").padStart(8)
-      } req/s  p50 ${fmtMs(result.p50).padStart(8)}  p99 ${fmtMs(result.p99).padStart(8)}${bad}${
-        note ? `  (${note})` : ""
-      }`,
-    );
-    if (result.bad > 0) failed = true;
+  const env: Record<string, string> = {
+    HOST: "127.0.0.1",
+    AWS_ENDPOINT_HOST: originHost,
+    AWS_ENDPOINT_SCHEME: "http",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    PROXY_PATTERN,
+  };
+  const origin = `http://${originHost}`;
+  /** The proxy's variants: this tree, and `@base` (the tree given by --against). */
+  const variantsOf = (server: Server): string[] =>
+    against !== undefined && server !== "bare" && server !== "fetch" ? ["", "@base"] : [""];
+  const started: Spawned[] = [];
+  const start = async (
+    runtime: Runtime,
+    server: Server | "big-fetch" | "big-proxy",
+    variant = "",
+  ): Promise<Spawned> => {
+    const port = freePort();
+    const logFile = `${scratch}/${runtime}-${server}-${started.length}.log`;
+    const name = `${runtime} ${server}${variant}`;
+    const s = server === "bare"
+      ? await spawnServer(
+        name,
+        floorCommand(runtime, ["--serve-bare", String(port)]),
+        {},
+        port,
+        logFile,
+      )
+      : server === "fetch" || server === "big-fetch"
+      ? await spawnServer(
+        name,
+        floorCommand(runtime, ["--serve-fetch", String(port), origin]),
+        {},
+        port,
+        logFile,
+      )
+      : await spawnServer(
+        name,
+        proxyCommand(runtime),
+        {
+          ...env,
+          PORT: String(port),
+          ...(server === "ten" ? { ROUTES_FILE: routesFile } : {}),
+          ...(server === "cached" ? { LISTING_CACHE_SECONDS: "60" } : {}),
+          ...(server === "metrics" ? { ADMIN_PORT: "0" } : {}),
+          ...(server === "auth" ? { ROUTES_FILE: authFile } : {}),
+        },
+        port,
+        logFile,
+        variant === "" ? REPO_ROOT : against,
+      );
+    started.push(s);
+    return s;
   };
 
+  type Row = { runtime: Runtime; kind: Case; variant: string; round: number; result: Result };
+  const rows: Row[] = [];
+  const bigRows: {
+    runtime: Runtime;
+    who: string;
+    s: number;
+    idle: number;
+    peak: number;
+  }[] = [];
+  let failed = false;
+
   try {
+    const servers = new Map<string, Spawned>();
     for (const runtime of runtimes) {
-      if (cases.includes("bare")) {
-        await using bare = await startBare(runtime);
-        await measure(runtime, "bare", bare.url);
-      }
-      const paths: Record<Exclude<Case, "bare">, string> = {
-        redirect: `/${BUCKET}/${PHOTO}`,
-        metrics: `/${BUCKET}/${PHOTO}`,
-        browser: `/${BUCKET}/${PHOTO}`,
-        proxied: `/${BUCKET}/site/index.html`,
-        listing: `/${BUCKET}/docs/`,
-        redirect10: `${TEN_PREFIX}${PHOTO}`,
-        proxied10: `${TEN_PREFIX}site/index.html`,
-        basic: `/b/${BUCKET}/${PHOTO}`,
-        jwt: `/j/${BUCKET}/${PHOTO}`,
-      };
-      const env = {
-        AWS_ENDPOINT_HOST: upstreamHost,
-        AWS_ENDPOINT_SCHEME: "http",
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
-        AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-      };
-      const one = cases.filter((c) =>
-        c !== "bare" && c !== "metrics" && !(c in TEN_ROUTES) && !AUTH_CASES.includes(c)
-      );
-      const ten = cases.filter((c) => c in TEN_ROUTES);
-      const auth = cases.filter((c) => AUTH_CASES.includes(c));
-      const runs: [Case[], Record<string, string>][] = [[one, env]];
-      if (ten.length > 0) runs.push([ten, { ...env, ROUTES_FILE: routesFile }]);
-      if (auth.length > 0) runs.push([auth, { ...env, ROUTES_FILE: authFile }]);
-      for (const [group, groupEnv] of runs) {
-        if (group.length === 0) continue;
-        const proxy = await startProxy({ runtime, env: groupEnv });
-        proxies.add(proxy);
-        try {
-          for (const kind of group) {
-            await measure(runtime, kind, proxy.url + paths[kind as Exclude<Case, "bare">]);
-          }
-          const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
-          if (errors > 0) {
-            console.log(`${runtime}: the proxy logged ${errors} errors`);
-            failed = true;
-          }
-        } finally {
-          await proxy.stop();
-          proxies.delete(proxy);
+      for (const server of new Set(cases.map((c) => SERVER[c]))) {
+        for (const variant of variantsOf(server)) {
+          servers.set(`${runtime} ${server}${variant}`, await start(runtime, server, variant));
         }
       }
-      if (cases.includes("metrics")) {
-        // Metrics off and on, in two proxies side by side, measured in turns; the best of each
-        // is kept (other load on the machine only ever lowers a figure).
-        const off = await startProxy({ runtime, env });
-        proxies.add(off);
-        const on = await startProxy({ runtime, env: { ...env, ADMIN_PORT: "0" } }).catch(
-          async (e) => {
-            await off.stop();
-            throw e;
-          },
-        );
-        proxies.add(on);
-        try {
-          for (let round = 0; round < metricsRounds; round++) {
-            await measure(runtime, "redirect", off.url + paths.redirect, "metrics off");
-            await measure(runtime, "metrics", on.url + paths.metrics, "metrics on");
-          }
-          for (const proxy of [off, on]) {
-            const errors = proxy.jsonLines().filter((l) => l.level === "error").length;
-            if (errors > 0) {
-              console.log(`${runtime}: the proxy logged ${errors} errors`);
-              failed = true;
-            }
-          }
-        } finally {
-          for (const proxy of [off, on]) {
-            await proxy.stop();
-            proxies.delete(proxy);
+    }
+    const expected = new Map<string, number>();
+    for (const runtime of runtimes) {
+      for (const kind of cases) {
+        const server = servers.get(`${runtime} ${SERVER[kind]}`)!;
+        const url = server.url + (kind === "bare" ? `/${BUCKET}/${PHOTO}` : PATHS[kind]);
+        const headers = caseHeaders[kind] ?? {};
+        expected.set(`${runtime} ${kind}`, await check(kind, url, headers, originHost));
+      }
+    }
+    for (let round = 1; round <= rounds; round++) {
+      console.log(`round ${round} of ${rounds} (load average ${loadAverage()})`);
+      for (const runtime of runtimes) {
+        for (
+          const [kind, variant] of cases.flatMap((c) =>
+            variantsOf(SERVER[c]).map((v) => [c, v] as const)
+          )
+        ) {
+          const server = servers.get(`${runtime} ${SERVER[kind]}${variant}`)!;
+          const url = server.url + (kind === "bare" ? `/${BUCKET}/${PHOTO}` : PATHS[kind]);
+          const headers = caseHeaders[kind] ?? {};
+          const run = (s: number) =>
+            wrk
+              ? runWrk(url, headers, s, connections, threads)
+              : runFetchLoops(url, headers, s, connections, expected.get(`${runtime} ${kind}`)!);
+          if (warmup > 0) await run(warmup);
+          const cpu0 = cpuSeconds(server.pid);
+          const result = await run(seconds);
+          result.cpuUs = 1e6 * (cpuSeconds(server.pid) - cpu0) / result.requests;
+          rows.push({ runtime, kind, variant, round, result });
+          const bad = result.bad > 0 ? `  FAILED: ${result.bad} bad answers` : "";
+          console.log(
+            `  ${runtime.padEnd(5)} ${(kind + variant).padEnd(17)} ${
+              fmtRps(result.rps).padStart(8)
+            } req/s` +
+              `  p50 ${fmtMs(result.p50).padStart(8)}  p99 ${fmtMs(result.p99).padStart(8)}` +
+              `  cpu ${result.cpuUs.toFixed(0).padStart(5)} us/req${bad}`,
+          );
+          if (result.bad > 0) failed = true;
+        }
+      }
+    }
+    for (const server of servers.values()) await server.stop();
+    for (const server of servers.values()) {
+      const text = await Deno.readTextFile(server.logFile);
+      const errors = text.split("\n").filter((l) => l.includes(`"level":"error"`)).length;
+      if (errors > 0) {
+        console.log(`${server.name}: logged ${errors} errors`);
+        failed = true;
+      }
+    }
+    // The 1 GiB object, once per fresh process, bare fetch-proxy and proxy alternately.
+    for (let round = 1; round <= bigRounds; round++) {
+      for (const runtime of runtimes) {
+        for (const who of ["fetch", ...variantsOf("proxy").map((v) => "proxy" + v)]) {
+          const server = who === "fetch"
+            ? await start(runtime, "big-fetch")
+            : await start(runtime, "big-proxy", who.slice("proxy".length));
+          try {
+            const big = await bigOnce(server);
+            bigRows.push({ runtime, who, ...big });
+            console.log(
+              `  ${runtime.padEnd(5)} 1 GiB via ${who === "fetch" ? "bare fetch-proxy" : who}` +
+                `: ${big.s.toFixed(2)} s, RSS idle ${big.idle.toFixed(0)} MiB, peak ${
+                  big.peak.toFixed(0)
+                } MiB`,
+            );
+          } finally {
+            await server.stop();
           }
         }
       }
     }
   } finally {
-    await Deno.remove(scratch, { recursive: true }).catch(() => {});
-    await upstream.shutdown();
+    for (const s of started) await s.stop().catch(() => {});
+    await stopOrigin().catch(() => {});
     await issuer?.close();
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
     clearTimeout(deadline);
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
 
+  // Parsing and rendering the 1000-key listing, in Deno here and in Bun.
+  const parse = parseRender(LIST_MANY, 200);
+  const bunParse = runtimes.includes("bun")
+    ? await (async () => {
+      const out = await new Deno.Command("bun", {
+        args: ["run", new URL(import.meta.url).pathname, "--parse-render"],
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      return JSON.parse(new TextDecoder().decode(out.stdout)) as typeof parse;
+    })()
+    : undefined;
+
+  console.log(`\nsummary (medians of ${rounds} rounds; load average now ${loadAverage()}):`);
+  console.log(
+    "runtime case         req/s      cpu us/req  floor        floor req/s  ratio (median of rounds)",
+  );
   for (const runtime of runtimes) {
-    /** The best figure of a case (the metrics pair runs several times). */
-    const rps = (kind: Case) => {
-      const all = rows.filter((r) => r.runtime === runtime && r.kind === kind);
-      return all.length === 0 ? undefined : Math.max(...all.map((r) => r.result.rps));
-    };
-    const off = rps("redirect");
-    const on = rps("metrics");
-    if (off !== undefined && on !== undefined) {
-      const cost = 1 - on / off;
+    const of = (kind: Case, variant = "") =>
+      rows.filter((r) => r.runtime === runtime && r.kind === kind && r.variant === variant);
+    /** The median over rounds of mine's req/s divided by others' in the same round. */
+    const ratioOf = (mine: Row[], others: Row[]) =>
+      median(mine.map((r) => r.result.rps / others.find((f) => f.round === r.round)!.result.rps));
+    for (const [kind, variant] of cases.flatMap((c) => variantsOf(SERVER[c]).map((v) => [c, v]))) {
+      const mine = of(kind as Case, variant);
+      if (mine.length === 0) continue;
+      const rps = median(mine.map((r) => r.result.rps));
+      const cpu = median(mine.map((r) => r.result.cpuUs ?? 0));
+      const floor = FLOOR[kind as Case];
+      const floorRows = floor
+        ? of(floor, SERVER[floor] === "bare" || SERVER[floor] === "fetch" ? "" : variant)
+        : [];
+      let cells = "";
+      if (floor && floorRows.length > 0) {
+        const ratio = ratioOf(mine, floorRows);
+        const want = variant !== ""
+          ? undefined
+          : targets
+          ? TARGETS[kind as Case]
+          : minRatio > 0
+          ? minRatio
+          : undefined;
+        const verdict = want === undefined
+          ? ""
+          : ratio >= want
+          ? `  ok (>= ${want})`
+          : `  MISSED (< ${want})`;
+        if (want !== undefined && ratio < want) failed = true;
+        cells = `${floor.padEnd(12)} ${
+          fmtRps(median(floorRows.map((r) => r.result.rps))).padStart(11)
+        }  ${ratio.toFixed(2)}${verdict}`;
+      }
+      if (variant !== "") {
+        cells += `  (this tree / ${variant.slice(1)}: ${
+          ratioOf(of(kind as Case), mine).toFixed(2)
+        })`;
+      }
       console.log(
-        `${runtime}: metrics on/off ${(100 * on / off).toFixed(1)}% (cost ${
-          (100 * cost).toFixed(1)
-        }%)`,
+        `${runtime.padEnd(7)} ${(kind + variant).padEnd(17)} ${fmtRps(rps).padStart(8)}  ${
+          cpu.toFixed(0).padStart(10)
+        }  ${cells}`,
       );
+    }
+    // Metrics and access control, as costs against redirect (ratios of the same rounds).
+    const redirectRows = of("redirect");
+    if (redirectRows.length > 0 && of("metrics").length > 0) {
+      const cost = 1 - ratioOf(of("metrics"), redirectRows);
+      console.log(`${runtime}: metrics cost ${(100 * cost).toFixed(1)}% (1 - metrics/redirect)`);
       if (maxMetricsCost > 0 && cost > maxMetricsCost) {
         console.error(
           `FAIL: ${runtime} metrics cost ${cost.toFixed(3)} is above ${maxMetricsCost}`,
@@ -730,46 +1154,55 @@ async function main(): Promise<void> {
         failed = true;
       }
     }
-    const ten = Object.entries(TEN_ROUTES).filter(([c, o]) => rps(c as Case) && rps(o)).map(
-      ([c, o]) => `${c}/${o} ${(100 * rps(c as Case)! / rps(o)!).toFixed(0)}%`,
-    );
-    if (ten.length > 0) console.log(`${runtime}, ten routes vs one: ${ten.join(", ")}`);
-    const open = rps("redirect");
-    const costs = AUTH_CASES.filter((c) => rps(c) !== undefined && open);
-    if (costs.length > 0) {
-      const cost = (c: Case) => open! / rps(c)!;
-      console.log(
-        `${runtime}: cost per request against redirect: ` +
-          costs.map((c) => `${c} ${cost(c).toFixed(2)}x`).join(", "),
-      );
-      for (const c of costs) {
-        if (maxAuthCost > 0 && cost(c) > maxAuthCost) {
-          console.error(
-            `FAIL: ${runtime} ${c} costs ${cost(c).toFixed(2)}x redirect (> ${maxAuthCost})`,
-          );
-          failed = true;
-        }
+    for (const c of ["basic", "jwt"] as const) {
+      if (redirectRows.length === 0 || of(c).length === 0) continue;
+      const cost = 1 / ratioOf(of(c), redirectRows);
+      console.log(`${runtime}: ${c} costs ${cost.toFixed(2)}x redirect per request`);
+      if (maxAuthCost > 0 && cost > maxAuthCost) {
+        console.error(
+          `FAIL: ${runtime} ${c} costs ${cost.toFixed(2)}x redirect (> ${maxAuthCost})`,
+        );
+        failed = true;
       }
     }
-    const bare = rps("bare");
-    if (bare === undefined) continue;
-    const ratios = cases.filter((c) => c !== "bare" && rps(c) !== undefined).map((c) =>
-      `${c}/bare ${(100 * rps(c)! / bare).toFixed(0)}%`
-    );
-    console.log(`${runtime}: ${ratios.join(", ")}`);
-    const redirect = rps("redirect");
-    if (minRatio > 0 && redirect !== undefined && redirect / bare < minRatio) {
-      console.error(
-        `FAIL: ${runtime} redirect/bare ${(redirect / bare).toFixed(2)} is below ${minRatio}`,
+    const big = (who: string) => bigRows.filter((r) => r.runtime === runtime && r.who === who);
+    for (const who of variantsOf("proxy").map((v) => "proxy" + v)) {
+      const [f, p] = [big("fetch"), big(who)];
+      if (p.length === 0 || f.length === 0) continue;
+      const time = median(p.map((r) => r.s)) / median(f.map((r) => r.s));
+      const peak = Math.max(...p.map((r) => r.peak));
+      const verdict = who === "proxy" && (targets || minRatio > 0)
+        ? (peak < BIG_MAX_RSS_MIB && time <= BIG_MAX_TIME_RATIO ? "  ok" : "  MISSED") +
+          ` (< ${BIG_MAX_RSS_MIB} MiB, <= ${BIG_MAX_TIME_RATIO}x)`
+        : "";
+      if (verdict.includes("MISSED")) failed = true;
+      console.log(
+        `${runtime.padEnd(7)} 1 GiB: ${who} ${median(p.map((r) => r.s)).toFixed(2)} s, peak RSS ${
+          peak.toFixed(0)
+        } MiB (idle ${median(p.map((r) => r.idle)).toFixed(0)}); bare fetch-proxy ${
+          median(f.map((r) => r.s)).toFixed(2)
+        } s, peak ${Math.max(...f.map((r) => r.peak)).toFixed(0)} MiB (idle ${
+          median(f.map((r) => r.idle)).toFixed(0)
+        }); time ratio ${time.toFixed(2)}${verdict}`,
       );
-      failed = true;
     }
   }
+  const pr = (p: typeof parse) =>
+    `parse ${p.parseUs.toFixed(0)} us, render ${p.renderUs.toFixed(0)} us`;
+  console.log(
+    `1000-key listing (${(LIST_MANY.length / 1024).toFixed(0)} KiB of XML): deno ${pr(parse)}` +
+      (bunParse ? `; bun ${pr(bunParse)}` : ""),
+  );
   if (failed) process.exitCode = 1;
 }
 
-if (process.argv.includes("--serve-bare")) serveBare();
-else {
+const serveAt = (flag: string) => Number(process.argv[process.argv.indexOf(flag) + 1]);
+if (process.argv.includes("--serve-bare")) serveBare(serveAt("--serve-bare"));
+else if (process.argv.includes("--serve-fetch")) {
+  serveFetch(serveAt("--serve-fetch"), process.argv[process.argv.indexOf("--serve-fetch") + 2]);
+} else if (process.argv.includes("--parse-render")) {
+  console.log(JSON.stringify(parseRender(LIST_MANY, 200)));
+} else {
   try {
     await main();
   } catch (e) {

@@ -3,7 +3,7 @@
  * for a plain HTTP client, which needs no upstream), for the one-binary builds with and without
  * `--bytecode`, and for `bun run` and `deno run` of src/main.ts for comparison.
  *
- *   deno run --allow-all bench/start_bench.ts [--runs N] [--variants plain,bytecode,bun,deno]
+ *   deno run --allow-all bench/start_bench.ts [--runs N] [--variants plain,bytecode,bun,deno,task]
  *
  * It compiles both binaries into a scratch folder (`bun build --compile --minify [--bytecode]`,
  * the Dockerfile's command), then runs the variants in turn, N rounds (default 10), each on a
@@ -23,7 +23,7 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
 };
 const runs = Number(option("--runs", "10"));
-const variants = option("--variants", "plain,bytecode,bun,deno").split(",");
+const variants = option("--variants", "plain,bytecode,bun,deno,task").split(",");
 
 const dir = await Deno.makeTempDir({ prefix: "start-bench-" });
 
@@ -49,6 +49,8 @@ const commands: Record<string, () => [string, string[]]> = {
   bytecode: () => [`${dir}/bytecode`, []],
   bun: () => ["bun", ["run", "src/main.ts"]],
   deno: () => [Deno.execPath(), ["run", "--allow-net", "--allow-env", "src/main.ts"]],
+  // deno.json's task: a shell, `deno run` of read_paths.ts for --allow-read, then the proxy.
+  task: () => [Deno.execPath(), ["task", "start"]],
 };
 
 /** Milliseconds from spawn to the first 307. */

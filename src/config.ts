@@ -61,6 +61,8 @@ export interface Config {
   readonly cacheControl?: string;
   /** Who may use the route (`AUTH` and its methods' settings). */
   readonly auth: AuthConfig;
+  /** Seconds generated listings and folder checks are kept (`LISTING_CACHE_SECONDS`); 0: off. */
+  readonly listingCacheSeconds?: number;
   /** CORS for browser apps on other origins (`CORS_*`); undefined: no CORS headers. */
   readonly cors?: CorsPolicy;
 }
@@ -281,6 +283,7 @@ export function parseConfig(env: Env): ConfigResult {
   const redirect = choice(env, "REDIRECT", ["auto", "always", "never"] as const, "auto", errors);
   const listBuckets = flag(env, "S3_LIST_BUCKETS", false, errors);
   const listing = flag(env, "LISTING", true, errors);
+  const listingCacheSeconds = integer(env, "LISTING_CACHE_SECONDS", 0, 0, 3600, errors);
   const allowCidrs = cidrs(env, "ALLOW_CIDRS", errors);
   const trustedProxies = cidrs(env, "TRUSTED_PROXIES", errors) ?? [];
   const auth = parseAuthConfig(env, errors);
@@ -304,6 +307,7 @@ export function parseConfig(env: Env): ConfigResult {
       redirect,
       listBuckets,
       listing,
+      listingCacheSeconds,
       allowCidrs,
       trustedProxies,
       indexDocument,

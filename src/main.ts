@@ -18,6 +18,8 @@ import { createAdminHandler } from "./admin.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { logFilter, parseOpsSettings } from "./ops/settings.ts";
 import { VERSION } from "./version.ts";
+import { batchedLines, type LineWriter } from "./log_writer.ts";
+import { isoTime } from "./proxy/log.ts";
 
 /** How long a graceful shutdown waits for in-flight requests (long downloads) before exiting. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -25,16 +27,13 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const ROUTES_POLL_MS = 2_000;
 
 /**
- * One JSON line on stdout, written at once (console.log costs more than a redirect), for the
- * entries that `keep` lets through (LOG_LEVEL, ACCESS_LOG).
+ * One JSON line on stdout per entry that `keep` lets through (LOG_LEVEL, ACCESS_LOG), batched
+ * (see log_writer.ts; the runtime's exit flushes them first, see the end of this file).
  */
-function logger(runtime: Runtime, keep: (entry: LogEntry) => boolean): (entry: LogEntry) => void {
+function logger(out: LineWriter, keep: (entry: LogEntry) => boolean): (entry: LogEntry) => void {
   return (entry) => {
     if (!keep(entry)) return;
-    const line = JSON.stringify(
-      "time" in entry ? entry : { time: new Date().toISOString(), ...entry },
-    );
-    runtime.write("stdout", line + "\n");
+    out.line(JSON.stringify("time" in entry ? entry : { time: isoTime(Date.now()), ...entry }));
   };
 }
 
@@ -46,11 +45,11 @@ interface Live {
 }
 
 /** What the process runs on: its settings, log, I/O and the first load, or exit 2. */
-async function configure(runtime: Runtime) {
+async function configure(runtime: Runtime, out: LineWriter) {
   const env = runtime.env();
   const opsResult = parseOpsSettings(env);
   const ops = opsResult.ok ? opsResult.settings : { logLevel: "info" as const, accessLog: true };
-  const log = logger(runtime, logFilter(ops));
+  const log = logger(out, logFilter(ops));
   const io: SetupIo = {
     credentials: runtimeCredentialIo({ env, log }),
     fileMode: (path) => runtime.fileMode(path),
@@ -160,12 +159,12 @@ function shutdownOnSignals(
   }
 }
 
-async function main(runtime: Runtime): Promise<void> {
+async function main(runtime: Runtime, out: LineWriter): Promise<void> {
   if (runtime.args().includes("--version")) {
     runtime.write("stdout", `s3-signing-proxy ${VERSION} (${runtime.name} ${runtime.version})\n`);
     runtime.exit(0);
   }
-  const { env, settings, log, io, first } = await configure(runtime);
+  const { env, settings, log, io, first } = await configure(runtime, out);
   await announce(first, log);
   // Recorded only when there is an admin port to read them from.
   const metrics = settings.adminPort === undefined ? undefined : createMetrics();
@@ -184,6 +183,7 @@ async function main(runtime: Runtime): Promise<void> {
     if (text !== undefined && text !== live.loaded.fileText) reloadRoutes("changed");
   }, ROUTES_POLL_MS);
 
+  let inFlight = 0;
   const server = parseConfig(env);
   const { port, hostname, idleTimeoutSeconds } = server.ok
     ? server.config
@@ -192,7 +192,16 @@ async function main(runtime: Runtime): Promise<void> {
     port,
     hostname,
     idleTimeoutSeconds,
-    handler: (req, conn) => live.handler(req, conn),
+    // When no other request is in flight, the held log lines go out before this answer does (a
+    // client that reads the log after its answer finds its line); under load they are batched.
+    handler: async (req, conn) => {
+      inFlight++;
+      try {
+        return await live.handler(req, conn);
+      } finally {
+        if (--inFlight === 0) out.flush();
+      }
+    },
     onListen: (host, port) =>
       log({
         level: "info",
@@ -231,8 +240,18 @@ function readOrUndefined(runtime: Runtime, path: string | undefined): Promise<st
 }
 
 if (import.meta.main) {
-  const runtime = currentRuntime();
-  main(runtime).catch((e) => {
+  const base = currentRuntime();
+  const out = batchedLines((text) => base.write("stdout", text));
+  // Every exit (shutdown on a signal, a bad configuration, a crash of main) writes the log
+  // lines held first.
+  const runtime: Runtime = {
+    ...base,
+    exit: (code) => {
+      out.flush();
+      return base.exit(code);
+    },
+  };
+  main(runtime, out).catch((e) => {
     runtime.write("stderr", `s3 signing proxy: ${e instanceof Error ? e.stack : e}\n`);
     runtime.exit(1);
   });

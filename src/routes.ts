@@ -30,6 +30,7 @@ export const ROUTE_SETTINGS: readonly string[] = [
   "PROXY_PATTERN",
   "REDIRECT",
   "LISTING",
+  "LISTING_CACHE_SECONDS",
   "S3_LIST_BUCKETS",
   "UPSTREAM_TIMEOUT",
   "ALLOW_CIDRS",

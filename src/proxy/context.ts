@@ -12,6 +12,7 @@ import type { UpstreamMetrics } from "../ops/metrics.ts";
 import type { ClientKind } from "../route.ts";
 import { encodeKeyPath } from "../s3/encode.ts";
 import { createSigningKeyCache, type SigningKeyCache } from "../s3/sigv4.ts";
+import { createListingCache, type ListingCache } from "./listing_cache.ts";
 
 /** A structured log entry; the shell prints it as one JSON line. */
 export type LogEntry = Record<string, unknown>;
@@ -27,6 +28,8 @@ export interface Backend {
   readonly credentials: Pick<CredentialProvider, "get">;
   /** Derived signing keys, shared by every request to this backend. */
   readonly cache: SigningKeyCache;
+  /** Listing pages and folder checks, when `LISTING_CACHE_SECONDS` is set. */
+  readonly listingCache?: ListingCache;
   readonly fetch: typeof fetch;
   /** Current time in milliseconds since the epoch. */
   readonly now: () => number;
@@ -90,6 +93,9 @@ export function backendOf(
     config: route.config,
     credentials: route.credentials,
     cache: createSigningKeyCache(16),
+    listingCache: route.config.listingCacheSeconds
+      ? createListingCache({ ttlMs: route.config.listingCacheSeconds * 1000, now: io.now })
+      : undefined,
     fetch: io.fetch,
     now: io.now,
     log,

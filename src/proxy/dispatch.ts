@@ -22,9 +22,17 @@ async function proxied(
   request: UpstreamRequest,
   cacheControl?: string,
 ): Promise<Response> {
-  const res = await sendUpstream(ex.backend, request);
+  // Kept past the headers: a small body is read whole, and a stall aborts it.
+  const abort = new AbortController();
+  const res = await sendUpstream(ex.backend, { ...request, abort });
   const timeoutMs = ex.backend.config.upstreamTimeoutMs;
-  return await relay(res, { method: ex.method, client: ex.client, timeoutMs, cacheControl });
+  return await relay(res, {
+    method: ex.method,
+    client: ex.client,
+    timeoutMs,
+    cacheControl,
+    abort: () => abort.abort(),
+  });
 }
 
 /** Serves a route that was not rejected; throws {@linkcode HttpError} for the answers it refuses. */

@@ -29,20 +29,43 @@ export async function serveFolder(
   query: readonly Pair[],
 ): Promise<Response> {
   const { backend, method } = ex;
-  const { config } = backend;
-  const index = await sendUpstream(backend, {
-    method,
-    bucket,
-    key: prefix + config.indexDocument,
-    query: [],
-    forward: ex.req.headers,
-  });
-  if (index.status !== 404 || !config.listing) {
-    const { upstreamTimeoutMs: timeoutMs, cacheControl } = config;
-    return await relay(index, { method, client: ex.client, timeoutMs, cacheControl });
-  }
-  await index.body?.cancel();
+  const { config, listingCache: cache } = backend;
   const page = query.find(([name]) => name === "page")?.[1];
+  const json = wantsJson(ex.req);
+  // Keyed by the decided (canonical) bucket and prefix, never by the request's spelling.
+  const noIndex = [backend.prefix, bucket, "no-index", prefix + config.indexDocument];
+  const pageKey = [backend.prefix, bucket, json ? "json" : "html", prefix, page ?? ""];
+  if (!config.listing || cache?.peek(noIndex) === undefined) {
+    const index = await sendUpstream(backend, {
+      method,
+      bucket,
+      key: prefix + config.indexDocument,
+      query: [],
+      forward: ex.req.headers,
+    });
+    if (index.status !== 404 || !config.listing) {
+      const { upstreamTimeoutMs: timeoutMs, cacheControl } = config;
+      return await relay(index, { method, client: ex.client, timeoutMs, cacheControl });
+    }
+    await index.body?.cancel();
+    cache?.set(noIndex, "");
+  }
+  const body = cache
+    ? await cache.get(pageKey, () => folderPage(ex, bucket, prefix, page, json))
+    : await folderPage(ex, bucket, prefix, page, json);
+  return pageResponse(body, json, method);
+}
+
+/** The generated listing page of a folder (one page of S3's), HTML or JSON. */
+async function folderPage(
+  ex: Exchange,
+  bucket: string,
+  prefix: string,
+  page: string | undefined,
+  json: boolean,
+): Promise<string> {
+  const { backend } = ex;
+  const { config } = backend;
   const listQuery: Pair[] = [
     ["list-type", "2"],
     ["prefix", prefix],
@@ -56,7 +79,14 @@ export async function serveFolder(
   }
   const rootPath = backend.mountPath +
     (config.bucket !== undefined ? "" : encodeKeyPath(bucket) + "/");
-  return listingPage(listing, { rootPath, title: bucket }, ex.req, method);
+  const options = { rootPath, title: bucket };
+  return json ? renderListingJson(listing, options) : renderListingHtml(listing, options);
+}
+
+/** Whether a client asks for JSON (and not for HTML). */
+function wantsJson(req: Request): boolean {
+  const accept = req.headers.get("accept") ?? "";
+  return accept.includes("application/json") && !accept.includes("text/html");
 }
 
 /**
@@ -69,9 +99,13 @@ function listingPage(
   req: Request,
   method: string,
 ): Response {
-  const accept = req.headers.get("accept") ?? "";
-  const json = accept.includes("application/json") && !accept.includes("text/html");
+  const json = wantsJson(req);
   const body = json ? renderListingJson(listing, options) : renderListingHtml(listing, options);
+  return pageResponse(body, json, method);
+}
+
+/** A listing page's answer: under a CSP that lets nothing load or run (HTML), never cached. */
+function pageResponse(body: string, json: boolean, method: string): Response {
   const headers = new Headers({
     "content-type": json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
     "cache-control": "no-store",
@@ -110,20 +144,35 @@ export async function slashRedirect(
   key: string,
   knownMissing = false,
 ): Promise<Response | undefined> {
+  const cache = knownMissing ? undefined : ex.backend.listingCache;
+  const check = () => slashCheck(ex, bucket, key, knownMissing);
+  // Keyed by the decided (canonical) bucket and key; the Location follows the request.
+  const found = cache
+    ? await cache.get([ex.backend.prefix, bucket, "slash", key], check)
+    : await check();
+  if (found === "object") return undefined;
+  if (found === "missing") throw new HttpError(404, "NoSuchKey", "no such key or folder");
+  return slashResponse(ex.req.url);
+}
+
+/** Whether `key` is an object, else a folder (`key/` has keys), else missing. */
+async function slashCheck(
+  ex: Exchange,
+  bucket: string,
+  key: string,
+  knownMissing: boolean,
+): Promise<"object" | "folder" | "missing"> {
   if (!knownMissing) {
     const head = await sendUpstream(ex.backend, { method: "HEAD", bucket, key, query: [] });
     await head.body?.cancel();
-    if (head.status !== 404) return undefined;
+    if (head.status !== 404) return "object";
   }
   const listing = await listFolder(ex, bucket, [
     ["list-type", "2"],
     ["prefix", key + "/"],
     ["max-keys", "1"],
   ], "the folder");
-  if (listing.files.length === 0 && listing.folders.length === 0) {
-    throw new HttpError(404, "NoSuchKey", "no such key or folder");
-  }
-  return slashResponse(ex.req.url);
+  return listing.files.length === 0 && listing.folders.length === 0 ? "missing" : "folder";
 }
 
 /** The `302` from a request's path to the same path with a `/` added, keeping the query. */

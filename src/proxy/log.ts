@@ -40,7 +40,7 @@ export interface Ending {
 /** The access-log entry of one request. */
 export function accessLogEntry(end: Ending, facts: Facts): LogEntry {
   return {
-    time: new Date(end.started).toISOString(),
+    time: isoTime(end.started),
     level: end.status >= 500 ? "error" : "info",
     event: "request",
     ...(facts.requestId ? { requestId: facts.requestId } : {}),
@@ -58,6 +58,33 @@ export function accessLogEntry(end: Ending, facts: Facts): LogEntry {
     ms: end.ms,
     ...(end.error ? { error: end.error } : {}),
   };
+}
+
+let cachedSecond = NaN;
+/** `YYYY-MM-DDTHH:MM:SS.` of cachedSecond. */
+let cachedPrefix = "";
+
+/**
+ * `new Date(ms).toISOString()`, with the date and time up to the second formatted once per
+ * second (`toISOString` per request cost ~1.5% of a redirect's samples under Deno).
+ *
+ * @example
+ * ```ts
+ * isoTime(Date.UTC(2026, 0, 2, 3, 4, 5, 6)); // "2026-01-02T03:04:05.006Z"
+ * ```
+ */
+export function isoTime(ms: number): string {
+  const whole = Math.floor(ms);
+  const second = Math.floor(whole / 1000);
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    // Years past 9999 (or before 0) have a longer form: not cached.
+    if (iso.length !== 24) return new Date(whole).toISOString();
+    cachedSecond = second;
+    cachedPrefix = iso.slice(0, 20);
+  }
+  const milli = whole - second * 1000;
+  return cachedPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z";
 }
 
 const SECRET_QUERY = /^(x-amz-security-token|x-amz-signature|x-amz-credential|signature)$/i;

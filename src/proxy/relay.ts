@@ -47,6 +47,11 @@ export interface RelayOptions {
   readonly timeoutMs: number;
   /** `Cache-Control` for a successful answer (`2xx`, `304`) when S3 sent none (`CACHE_CONTROL`). */
   readonly cacheControl?: string;
+  /**
+   * Aborts the upstream request, body included: given, a small body is read with the runtime's
+   * own `arrayBuffer()` (Deno: ~60 us less per request than a reader loop) and a stall aborts it.
+   */
+  readonly abort?: () => void;
 }
 
 /** Passes an upstream answer back; throws an {@linkcode HttpError} for a broken one. */
@@ -93,7 +98,9 @@ export async function relay(res: Response, options: RelayOptions): Promise<Respo
   if (length !== null && Number(length) <= MAX_BUFFERED_BODY) {
     // A small body is read whole (within the timeout), so a break or a stall is a clean
     // 502/504, and Bun sends it with its Content-Length (it drops it on a streamed body).
-    const bytes = await readBounded(res, MAX_BUFFERED_BODY, timeoutMs);
+    const bytes = options.abort
+      ? await readWhole(res, timeoutMs, options.abort)
+      : await readBounded(res, MAX_BUFFERED_BODY, timeoutMs);
     if (bytes === "timeout") {
       throw new HttpError(504, "GatewayTimeout", "the backend stalled while sending the body");
     }
@@ -121,6 +128,33 @@ export async function readBounded(
   }
 }
 
+/**
+ * Reads a body whose Content-Length is small, whole, within `timeoutMs` (else `abort()`s it):
+ * the bytes, `undefined` when it breaks off, or `"timeout"`.
+ */
+async function readWhole(
+  res: Response,
+  timeoutMs: number,
+  abort: () => void,
+): Promise<Uint8Array | undefined | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Raced as well as aborted: a fetch that does not end the body on abort cannot hold us.
+  const stalled = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => {
+      abort();
+      resolve("timeout");
+    }, timeoutMs);
+  });
+  try {
+    const bytes = await Promise.race([res.arrayBuffer(), stalled]);
+    return bytes === "timeout" ? bytes : new Uint8Array(bytes);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The Code and Message of an upstream error answer, read with a size cap. */
 async function upstreamError(
   res: Response,
@@ -142,30 +176,63 @@ async function upstreamError(
  * does not come within `ms`: a backend that stalls mid-body breaks the client's download instead
  * of holding it open forever. Only time spent waiting on the backend counts; a client that reads
  * slowly asks for less, and is never cut off.
+ *
+ * One timer per stream, re-armed lazily: each read only notes when it started waiting, and the
+ * timer, when it fires, checks that and sleeps again for what is left (a timer and a
+ * `Promise.race` per chunk cost Deno 44% of a 1 MiB download's throughput).
  */
 function idleTimeout(body: ReadableStream<Uint8Array>, ms: number): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  /** When the pending read began (Date.now()), or -1 while none is pending. */
+  let waitingSince = -1;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const end = () => {
+    ended = true;
+    waitingSince = -1;
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const check = () => {
+    timer = undefined;
+    if (ended || waitingSince < 0) return; // not waiting on the backend: the next read re-arms
+    const left = waitingSince + ms - Date.now();
+    if (left > 0) {
+      timer = setTimeout(check, left);
+      return;
+    }
+    end();
+    const e = new Error(`the backend sent nothing for ${ms / 1000} s`);
+    reader.cancel(e).catch(() => {});
+    controller.error(e);
+  };
   return new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
     async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the backend sent nothing for ${ms / 1000} s`)),
-          ms,
-        );
-      });
+      waitingSince = Date.now();
+      timer ??= setTimeout(check, ms);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
-        const { done, value } = await Promise.race([reader.read(), stalled]);
-        if (done) controller.close();
-        else controller.enqueue(value);
+        chunk = await reader.read();
       } catch (e) {
+        if (ended) return;
+        end();
         reader.cancel(e).catch(() => {});
         controller.error(e);
-      } finally {
-        clearTimeout(timer);
+        return;
       }
+      if (ended) return; // timed out meanwhile: the stream has errored
+      waitingSince = -1;
+      if (chunk.done) {
+        end();
+        controller.close();
+      } else controller.enqueue(chunk.value);
     },
     cancel(reason) {
+      end();
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });

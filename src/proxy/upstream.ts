@@ -42,6 +42,8 @@ export interface UpstreamRequest {
   readonly query: readonly Pair[];
   /** The client's headers, when its Range and conditionals apply ({@linkcode FORWARDED_REQUEST_HEADERS}). */
   readonly forward?: Headers;
+  /** Aborts the request, its body included (default: one of its own, for the timeout). */
+  readonly abort?: AbortController;
 }
 
 /**
@@ -117,7 +119,7 @@ export async function sendUpstream(
   for (const [name, value] of signed) if (name !== "host") headers.set(name, value);
   for (const [name, value] of auth.headers) headers.set(name, value);
   headers.set("accept-encoding", "identity");
-  const timeout = new AbortController();
+  const timeout = request.abort ?? new AbortController();
   const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
   // Called unbound: workerd's fetch throws "Illegal invocation" when called as a method.
   const send = backend.fetch;

@@ -15,10 +15,17 @@
  * ```
  */
 export function amzDate(ms: number): string {
+  // The same second as the last call (most requests, under load): the same string.
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastAmzDate;
   const iso = new Date(ms).toISOString();
-  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + "T" + iso.slice(11, 13) +
+  lastAmzDate = iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + "T" + iso.slice(11, 13) +
     iso.slice(14, 16) + iso.slice(17, 19) + "Z";
+  lastSecond = second;
+  return lastAmzDate;
 }
+let lastSecond = NaN;
+let lastAmzDate = "";
 
 /**
  * The UTC date `YYYYMMDD` of an instant given in epoch milliseconds.
