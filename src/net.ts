@@ -161,9 +161,11 @@ export function clientAddress(
   trusted: readonly Cidr[],
 ): string | undefined {
   if (peer === undefined) return undefined;
+  // Without trusted proxies the socket's peer is the answer (parsed only where it is compared).
+  if (trusted.length === 0) return peer;
   const peerBytes = parseIp(peer);
   if (!peerBytes) return undefined;
-  if (trusted.length === 0 || !inCidrs(peerBytes, trusted) || !forwardedFor) return peer;
+  if (!inCidrs(peerBytes, trusted) || !forwardedFor) return peer;
   const hops = forwardedFor.split(",").map((h) => h.trim()).filter((h) => h !== "");
   let address = peer;
   for (let i = hops.length - 1; i >= 0; i--) {

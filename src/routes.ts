@@ -398,11 +398,17 @@ export interface Match<T> {
  * ```
  */
 export function matchMount<T>(mounts: readonly Mount<T>[], path: string): Match<T> | undefined {
-  const raw = path.split("/");
+  let raw: string[] | undefined;
   let best: Match<T> | undefined;
   for (const mount of mounts) {
     const n = mount.segments.length;
     if (best && best.mount.segments.length >= n) continue;
+    // The route at `/` takes the path as it is: no split on the common one-route path.
+    if (n === 0) {
+      best = { mount, rest: path, bare: false };
+      continue;
+    }
+    raw ??= path.split("/");
     if (raw.length < n + 1) continue;
     let ok = true;
     for (let i = 0; i < n && ok; i++) {
@@ -410,7 +416,7 @@ export function matchMount<T>(mounts: readonly Mount<T>[], path: string): Match<
       ok = segment === mount.segments[i] || decodeStrict(segment) === mount.segments[i];
     }
     if (!ok) continue;
-    const bare = n > 0 && raw.length === n + 1;
+    const bare = raw.length === n + 1;
     best = { mount, rest: bare ? "/" : "/" + raw.slice(n + 1).join("/"), bare };
   }
   return best;

@@ -56,7 +56,8 @@ function dotKind(segment: string): 0 | 1 | 2 {
 }
 
 function removeDotSegments(path: string): string {
-  if (!path.includes(".") && !/%2e/i.test(path)) return path;
+  // A dot segment starts right after a `/` (backslashes are slashes by now): `key.txt` has none.
+  if (!path.includes("/.") && !/\/%2e/i.test(path)) return path;
   const segments = path.split("/");
   const out: string[] = [];
   for (let i = 1; i < segments.length; i++) {
