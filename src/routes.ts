@@ -371,6 +371,24 @@ function distance(a: string, b: string): number {
   return row[b.length];
 }
 
+/**
+ * The one route at `/` that serves without a routes file, configured by the environment, with
+ * the problems of that configuration. It is returned even when the configuration is bad (its
+ * `config` is then not to be served), so that the process's credentials are checked too.
+ */
+export function defaultRoute(env: Env): { specs: readonly RouteSpec[]; errors: string[] } {
+  const parsed = parseConfig(env);
+  return {
+    specs: [{
+      prefix: "/",
+      segments: [],
+      config: (parsed.ok ? parsed.config : undefined)!,
+      credentialKey: "process",
+    }],
+    errors: parsed.ok ? [] : parsed.errors,
+  };
+}
+
 /** A route mounted at its prefix. */
 export interface Mount<T> {
   readonly segments: readonly string[];

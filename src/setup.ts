@@ -8,7 +8,6 @@
  * @module
  */
 
-import { parseConfig } from "./config.ts";
 import { type Env, regionOf, setting } from "./env.ts";
 import type { ServedRoute } from "./handler.ts";
 import {
@@ -18,7 +17,7 @@ import {
   resolveCredentialProvider,
 } from "./credentials/resolve.ts";
 import { scopeProblems } from "./s3/scope.ts";
-import { parseRoutes, type RouteSpec } from "./routes.ts";
+import { defaultRoute, parseRoutes, type RouteSpec } from "./routes.ts";
 import { fileErrorMessage } from "./credentials/provider.ts";
 import { AuthConfigError, type AuthIo, createAuthenticators } from "./auth/index.ts";
 import type { Authenticator } from "./auth/method.ts";
@@ -75,15 +74,7 @@ async function readSpecs(
   io: SetupIo,
 ): Promise<{ specs: readonly RouteSpec[]; errors: string[]; fileText?: string }> {
   const path = setting(env, "ROUTES_FILE");
-  if (path === undefined) {
-    const parsed = parseConfig(env);
-    // The process's credentials are checked even when a setting is bad: every problem at once.
-    const config = parsed.ok ? parsed.config : undefined;
-    return {
-      specs: [{ prefix: "/", segments: [], config: config!, credentialKey: "process" }],
-      errors: parsed.ok ? [] : parsed.errors,
-    };
-  }
+  if (path === undefined) return defaultRoute(env);
   let text: string;
   try {
     text = await io.credentials.readTextFile(path);

@@ -21,10 +21,9 @@
  */
 
 import type { Config } from "./config.ts";
-import { parseConfig } from "./config.ts";
 import { type Env, regionOf, setting } from "./env.ts";
 import { createRouter, type Handler, type LogEntry, type ServedRoute } from "./handler.ts";
-import { parseRoutes, type RouteSpec } from "./routes.ts";
+import { defaultRoute, parseRoutes, type RouteSpec } from "./routes.ts";
 import { environmentProvider } from "./credentials/env.ts";
 import { type CredentialProvider, errorMessage } from "./credentials/provider.ts";
 import { scopeProblems } from "./s3/scope.ts";
@@ -117,15 +116,7 @@ function noFile(path: string): Promise<never> {
 /** The routes of the bindings: `ROUTES`, or one route at `/` from the settings. */
 function routeSpecs(env: Env): { specs: readonly RouteSpec[]; errors: string[]; many: boolean } {
   const text = setting(env, "ROUTES");
-  if (text === undefined) {
-    const parsed = parseConfig(env);
-    const config = parsed.ok ? parsed.config : undefined;
-    return {
-      specs: [{ prefix: "/", segments: [], config: config!, credentialKey: "process" }],
-      errors: parsed.ok ? [] : parsed.errors,
-      many: false,
-    };
-  }
+  if (text === undefined) return { ...defaultRoute(env), many: false };
   const parsed = parseRoutes({ path: "ROUTES", label: "ROUTES", text }, env);
   return { specs: parsed.routes, errors: parsed.ok ? [] : parsed.errors, many: true };
 }
