@@ -10,12 +10,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
 import { type ProxyHandle, startProxy } from "./support/proxy.ts";
+import { chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"];
 const BUCKET = "vault";
 const SECRET_TEXT = "only for readers ✓\n";
 const USER = "reader";
@@ -29,14 +28,8 @@ describe("basic auth in headless Chromium", () => {
   const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
 
   before(async () => {
-    try {
-      await Deno.stat(CHROMIUM);
-    } catch {
-      missing = `Chromium is missing at ${CHROMIUM}: install Debian's package with ` +
-        "`apt-get install -y --no-install-recommends chromium` (CI installs it), " +
-        "or set CHROMIUM to its path";
-      return;
-    }
+    missing = await chromiumMissing();
+    if (missing) return;
     s3 = await startS3rver({ buckets: [BUCKET] });
     const text = { "content-type": "text/plain; charset=utf-8" };
     await s3.putObject(BUCKET, "plans/secret.txt", SECRET_TEXT, text);
@@ -60,7 +53,7 @@ describe("basic auth in headless Chromium", () => {
     [proxies.deno, proxies.bun, browser] = await Promise.all([
       startProxy({ runtime: "deno", env }),
       startProxy({ runtime: "bun", env }),
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30000 }),
+      launchChromium(),
     ]);
   });
 
@@ -79,15 +72,7 @@ describe("basic auth in headless Chromium", () => {
     use: (page: Page) => Promise<void>,
   ): Promise<void> {
     if (missing) assert.fail(missing);
-    assert.ok(browser, "the browser started");
-    const context = await browser.newContext({ httpCredentials });
-    try {
-      const page = await context.newPage();
-      page.setDefaultTimeout(15000);
-      await use(page);
-    } finally {
-      await context.close();
-    }
+    await withNewPage(browser, { httpCredentials }, use);
   }
 
   for (const runtime of ["deno", "bun"] as const) {

@@ -8,12 +8,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
 import { type ProxyHandle, startProxy } from "./support/proxy.ts";
+import { chromiumMissing, launchChromium } from "./support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"];
 const BUCKET = "cors-site";
 const INDEX = "<!doctype html><title>app</title><h1>streamed through the proxy</h1>\n" +
   "x".repeat(100_000) + "\n";
@@ -52,9 +51,8 @@ describe("cross-origin fetch() through the proxy in headless Chromium", () => {
   let browser: Browser | undefined;
 
   before(async () => {
-    await Deno.stat(CHROMIUM).catch(() => {
-      throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
-    });
+    const missing = await chromiumMissing();
+    if (missing) throw new Error(missing);
     s3 = await startS3rver({ buckets: [{ name: BUCKET, configs: [BUCKET_CORS] }] });
     await s3.putObject(BUCKET, "index.html", INDEX, { "content-type": "text/html" });
     await s3.putObject(BUCKET, "data/file.txt", DATA, { "content-type": "text/plain" });
@@ -77,7 +75,7 @@ describe("cross-origin fetch() through the proxy in headless Chromium", () => {
     [proxies.deno, proxies.bun, browser] = await Promise.all([
       startProxy({ runtime: "deno", env }),
       startProxy({ runtime: "bun", env }),
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30000 }),
+      launchChromium(),
     ]);
   });
 

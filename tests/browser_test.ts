@@ -15,9 +15,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, REPO_ROOT, startProxy } from "./support/proxy.ts";
+import { type ProxyHandle, startProxy } from "./support/proxy.ts";
+import { artifactDir, chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
 import { type S3Shim, startS3Shim } from "./support/s3_shim.ts";
 
 /** Page-side globals, for the functions that run in Chromium (Deno's types have no DOM). */
@@ -32,17 +33,8 @@ declare function getComputedStyle(element: unknown): {
   color: string;
 };
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-const OUT = `${REPO_ROOT}.test-output/browser/`;
+/** `.test-output/browser/`, once created. */
+let out = "";
 
 const BUCKET = "acme-datasets";
 const ATLAS = "projects/atlas/";
@@ -102,7 +94,7 @@ function watch(page: Page): Incidents {
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  const path = `${OUT}${name}.png`;
+  const path = `${out}${name}.png`;
   await page.screenshot({ path });
   const info = await Deno.stat(path);
   assert.ok(info.size > 1000, `screenshot ${path} written`);
@@ -121,15 +113,9 @@ describe("browsing a bucket in headless Chromium", () => {
   let browser: Browser | undefined;
 
   before(async () => {
-    try {
-      await Deno.stat(CHROMIUM);
-    } catch {
-      missing = `Chromium is missing at ${CHROMIUM}: install Debian's package with ` +
-        "`apt-get install -y --no-install-recommends chromium` (CI installs it), " +
-        "or set CHROMIUM to its path";
-      return;
-    }
-    await Deno.mkdir(OUT, { recursive: true });
+    missing = await chromiumMissing();
+    if (missing) return;
+    out = await artifactDir("browser");
     s3 = await startS3rver({ buckets: [BUCKET] });
     shim = await startS3Shim(s3.port);
     const text = { "content-type": "text/plain; charset=utf-8" };
@@ -169,7 +155,7 @@ describe("browsing a bucket in headless Chromium", () => {
     [proxies.deno, proxies.bun, browser] = await Promise.all([
       startProxy({ runtime: "deno", env }),
       startProxy({ runtime: "bun", env }),
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30000 }),
+      launchChromium(),
     ]);
   });
 
@@ -186,15 +172,7 @@ describe("browsing a bucket in headless Chromium", () => {
     use: (page: Page, incidents: Incidents) => Promise<void>,
   ): Promise<void> {
     if (missing) assert.fail(missing);
-    assert.ok(browser, "the browser started");
-    const context: BrowserContext = await browser.newContext(options);
-    try {
-      const page = await context.newPage();
-      page.setDefaultTimeout(15000);
-      await use(page, watch(page));
-    } finally {
-      await context.close();
-    }
+    await withNewPage(browser, options, (page) => use(page, watch(page)));
   }
 
   test("Chromium is installed", () => {

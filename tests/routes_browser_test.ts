@@ -10,21 +10,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, REPO_ROOT, startProxy } from "./support/proxy.ts";
+import { type ProxyHandle, startProxy } from "./support/proxy.ts";
+import { artifactDir, chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-const OUT = `${REPO_ROOT}.test-output/browser/`;
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
 /** The texts of the name cells of a listing, in page order. */
@@ -36,17 +26,14 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
   let s3a: S3rverHandle;
   let s3b: S3rverHandle;
   let scratch: string;
+  let out: string;
   let browser: Browser | undefined;
   const proxies: ProxyHandle[] = [];
 
   before(async () => {
-    await Deno.stat(CHROMIUM).catch(() => {
-      throw new Error(
-        `Chromium is missing at ${CHROMIUM}: apt-get install -y --no-install-recommends ` +
-          "chromium (CI installs it), or set CHROMIUM to its path",
-      );
-    });
-    await Deno.mkdir(OUT, { recursive: true });
+    const missing = await chromiumMissing();
+    if (missing) throw new Error(missing);
+    out = await artifactDir("browser");
     [s3a, s3b] = await Promise.all([
       startS3rver({ buckets: ["alpha"] }),
       startS3rver({ buckets: ["beta"] }),
@@ -87,7 +74,7 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
     const [deno, bun, launched] = await Promise.all([
       startProxy({ runtime: "deno", viaTask: true, env }),
       startProxy({ runtime: "bun", env }),
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30000 }),
+      launchChromium(),
     ]);
     proxies.push(deno, bun);
     browser = launched;
@@ -103,18 +90,14 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
   for (const runtime of ["deno", "bun"] as const) {
     test(`clicking from / through each route to a file at its own backend (${runtime})`, async () => {
       const proxy = proxies.find((p) => p.runtime === runtime)!;
-      assert.ok(browser, "the browser started");
-      const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-      try {
-        const page = await context.newPage();
-        page.setDefaultTimeout(15000);
+      await withNewPage(browser, { viewport: { width: 1000, height: 700 } }, async (page) => {
         const errors: string[] = [];
         page.on("pageerror", (e) => errors.push(e.message));
 
         const index = await page.goto(`${proxy.url}/`);
         assert.equal(index?.status(), 200);
         assert.deepEqual(await names(page), ["files/alpha/", "beta/"]);
-        await page.screenshot({ path: `${OUT}routes-${runtime}-1-index.png` });
+        await page.screenshot({ path: `${out}routes-${runtime}-1-index.png` });
 
         // Route one: a two-segment prefix onto backend A.
         await page.getByRole("link", { name: "files/alpha/", exact: true }).click();
@@ -130,7 +113,7 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
         assert.equal(a.pathname, "/alpha/docs/guide.txt");
         assert.ok(a.searchParams.get("X-Amz-Credential")!.startsWith(`${s3a.accessKeyId}/`));
         assert.equal(await page.locator("pre").textContent(), "alpha's guide: ünïcödé ✓\n");
-        await page.screenshot({ path: `${OUT}routes-${runtime}-2-alpha-file.png` });
+        await page.screenshot({ path: `${out}routes-${runtime}-2-alpha-file.png` });
 
         // Back to the index, then route two onto backend B with the process's credentials.
         await page.goto(`${proxy.url}/`);
@@ -146,11 +129,9 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
         assert.equal(b.pathname, "/beta/reports/2024/q4%20summary.txt");
         assert.ok(b.searchParams.get("X-Amz-Credential")!.startsWith(`${s3b.accessKeyId}/`));
         assert.equal(await page.locator("pre").textContent(), "beta's q4 summary\n");
-        await page.screenshot({ path: `${OUT}routes-${runtime}-3-beta-file.png` });
+        await page.screenshot({ path: `${out}routes-${runtime}-3-beta-file.png` });
         assert.deepEqual(errors, []);
-      } finally {
-        await context.close();
-      }
+      });
       const clicks = proxy.jsonLines().filter((l) => l.event === "request");
       assert.ok(clicks.some((l) => l.decision === "routes" && l.path === "/"));
       assert.ok(clicks.some((l) => l.route === "/files/alpha/" && l.status === 307));

@@ -16,9 +16,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, REPO_ROOT, startProxy } from "./support/proxy.ts";
+import { type ProxyHandle, startProxy } from "./support/proxy.ts";
+import { artifactDir, chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
 
 /** Page-side globals, for the functions that run in Chromium (Deno's types have no DOM). */
 declare const window: Record<string, unknown>;
@@ -26,17 +27,6 @@ declare const document: {
   querySelector(selectors: string): { naturalWidth: number; complete: boolean } | null;
 };
 
-const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-const OUT = `${REPO_ROOT}.test-output/site/`;
 const BUCKET = "spa";
 
 const INDEX = `<!doctype html>
@@ -111,20 +101,15 @@ function watch(page: Page): string[] {
 
 describe("a single-page app in headless Chromium", () => {
   let missing: string | undefined;
+  let out = "";
   let s3: S3rverHandle | undefined;
   const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
   let browser: Browser | undefined;
 
   before(async () => {
-    try {
-      await Deno.stat(CHROMIUM);
-    } catch {
-      missing = `Chromium is missing at ${CHROMIUM}: install Debian's package with ` +
-        "`apt-get install -y --no-install-recommends chromium` (CI installs it), " +
-        "or set CHROMIUM to its path";
-      return;
-    }
-    await Deno.mkdir(OUT, { recursive: true });
+    missing = await chromiumMissing();
+    if (missing) return;
+    out = await artifactDir("site");
     s3 = await startS3rver({ buckets: [BUCKET] });
     await s3.putObject(BUCKET, "index.html", INDEX, {
       "content-type": "text/html; charset=utf-8",
@@ -145,7 +130,7 @@ describe("a single-page app in headless Chromium", () => {
         env: { ...env, REDIRECT: "never", LISTING: "off", CACHE_CONTROL: "no-cache" },
       }),
       startProxy({ runtime: "bun", env }),
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30000 }),
+      launchChromium(),
     ]);
   });
 
@@ -163,12 +148,8 @@ describe("a single-page app in headless Chromium", () => {
   for (const runtime of ["deno", "bun"] as const) {
     test(`pushState to a deep route, then reload there (proxy under ${runtime})`, async () => {
       if (missing) assert.fail(missing);
-      assert.ok(browser, "the browser started");
       const proxy = proxies[runtime]!;
-      const context = await browser.newContext({ viewport: { width: 800, height: 500 } });
-      try {
-        const page = await context.newPage();
-        page.setDefaultTimeout(15000);
+      await withNewPage(browser, { viewport: { width: 800, height: 500 } }, async (page) => {
         const errors = watch(page);
         const logoLoaded = () =>
           page.waitForFunction(() => {
@@ -192,7 +173,7 @@ describe("a single-page app in headless Chromium", () => {
         await page.waitForURL(`${proxy.url}/app/settings/profile`);
         assert.equal(await page.locator("#route").textContent(), "/app/settings/profile");
         assert.equal(await page.evaluate(() => window.marker), "still the first load");
-        await page.screenshot({ path: `${OUT}${runtime}-1-pushstate.png` });
+        await page.screenshot({ path: `${out}${runtime}-1-pushstate.png` });
 
         // Reload at the deep route: a real request for a key that does not exist.
         const reloaded = await page.reload();
@@ -204,7 +185,7 @@ describe("a single-page app in headless Chromium", () => {
         assert.equal(await page.locator("#route").textContent(), "/app/settings/profile");
         await logoLoaded();
         await page.locator("#probe", { hasText: probe }).waitFor();
-        const path = `${OUT}${runtime}-2-reloaded-deep-route.png`;
+        const path = `${out}${runtime}-2-reloaded-deep-route.png`;
         await page.screenshot({ path });
         assert.ok((await Deno.stat(path)).size > 1000, `screenshot ${path} written`);
 
@@ -213,9 +194,7 @@ describe("a single-page app in headless Chromium", () => {
         await page.waitForURL(`${proxy.url}/`);
         assert.equal(await page.locator("#route").textContent(), "/");
         assert.deepEqual(errors, []);
-      } finally {
-        await context.close();
-      }
+      });
     });
   }
 });
