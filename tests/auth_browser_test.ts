@@ -12,8 +12,13 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, startProxy } from "./support/proxy.ts";
-import { chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
+import {
+  chromiumMissing,
+  type Proxies,
+  startProxiesAndChromium,
+  stopProxiesAndChromium,
+  withNewPage,
+} from "./support/browser.ts";
 
 const BUCKET = "vault";
 const SECRET_TEXT = "only for readers ✓\n";
@@ -25,7 +30,7 @@ describe("basic auth in headless Chromium", () => {
   let s3: S3rverHandle | undefined;
   let dir: string | undefined;
   let browser: Browser | undefined;
-  const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
+  const proxies: Proxies = {};
 
   before(async () => {
     missing = await chromiumMissing();
@@ -50,16 +55,11 @@ describe("basic auth in headless Chromium", () => {
       AUTH_BASIC_FILE: `${dir}/htpasswd`,
       AUTH_REALM: "The vault",
     };
-    [proxies.deno, proxies.bun, browser] = await Promise.all([
-      startProxy({ runtime: "deno", env }),
-      startProxy({ runtime: "bun", env }),
-      launchChromium(),
-    ]);
+    [proxies.deno, proxies.bun, browser] = await startProxiesAndChromium(env);
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
-    await Promise.all([proxies.deno?.stop(), proxies.bun?.stop()]);
+    await stopProxiesAndChromium(browser, proxies);
     await s3?.stop();
     if (dir) await Deno.remove(dir, { recursive: true });
     for (const proxy of Object.values(proxies)) {

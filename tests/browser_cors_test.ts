@@ -10,8 +10,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, startProxy } from "./support/proxy.ts";
-import { chromiumMissing, launchChromium } from "./support/browser.ts";
+import {
+  chromiumMissing,
+  type Proxies,
+  startProxiesAndChromium,
+  stopProxiesAndChromium,
+} from "./support/browser.ts";
 
 const BUCKET = "cors-site";
 const INDEX = "<!doctype html><title>app</title><h1>streamed through the proxy</h1>\n" +
@@ -47,7 +51,7 @@ describe("cross-origin fetch() through the proxy in headless Chromium", () => {
   let s3: S3rverHandle | undefined;
   let page: Deno.HttpServer<Deno.NetAddr> | undefined;
   let pageOrigin = "";
-  const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
+  const proxies: Proxies = {};
   let browser: Browser | undefined;
 
   before(async () => {
@@ -72,16 +76,11 @@ describe("cross-origin fetch() through the proxy in headless Chromium", () => {
       S3_BUCKET: BUCKET,
       CORS_ALLOW_ORIGINS: pageOrigin,
     };
-    [proxies.deno, proxies.bun, browser] = await Promise.all([
-      startProxy({ runtime: "deno", env }),
-      startProxy({ runtime: "bun", env }),
-      launchChromium(),
-    ]);
+    [proxies.deno, proxies.bun, browser] = await startProxiesAndChromium(env);
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
-    await Promise.all([proxies.deno?.stop(), proxies.bun?.stop()]);
+    await stopProxiesAndChromium(browser, proxies);
     await page?.shutdown();
     await s3?.stop();
   });

@@ -17,8 +17,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, startProxy } from "./support/proxy.ts";
-import { artifactDir, chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
+import {
+  artifactDir,
+  chromiumMissing,
+  type Proxies,
+  startProxiesAndChromium,
+  stopProxiesAndChromium,
+  withNewPage,
+} from "./support/browser.ts";
 import { type S3Shim, startS3Shim } from "./support/s3_shim.ts";
 
 /** Page-side globals, for the functions that run in Chromium (Deno's types have no DOM). */
@@ -109,7 +115,7 @@ describe("browsing a bucket in headless Chromium", () => {
   let missing: string | undefined;
   let s3: S3rverHandle | undefined;
   let shim: S3Shim | undefined;
-  const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
+  const proxies: Proxies = {};
   let browser: Browser | undefined;
 
   before(async () => {
@@ -152,16 +158,11 @@ describe("browsing a bucket in headless Chromium", () => {
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
     };
-    [proxies.deno, proxies.bun, browser] = await Promise.all([
-      startProxy({ runtime: "deno", env }),
-      startProxy({ runtime: "bun", env }),
-      launchChromium(),
-    ]);
+    [proxies.deno, proxies.bun, browser] = await startProxiesAndChromium(env);
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
-    await Promise.all([proxies.deno?.stop(), proxies.bun?.stop()]);
+    await stopProxiesAndChromium(browser, proxies);
     await shim?.close();
     await s3?.stop();
   });

@@ -12,8 +12,13 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, startProxy } from "./support/proxy.ts";
-import { artifactDir, chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
+import type { ProxyHandle } from "./support/proxy.ts";
+import {
+  artifactDir,
+  chromiumMissing,
+  startProxiesAndChromium,
+  withNewPage,
+} from "./support/browser.ts";
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
@@ -71,11 +76,7 @@ describe("routes in headless Chromium: from the route index at / to a file's byt
       AWS_ACCESS_KEY_ID: s3b.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3b.secretAccessKey,
     };
-    const [deno, bun, launched] = await Promise.all([
-      startProxy({ runtime: "deno", viaTask: true, env }),
-      startProxy({ runtime: "bun", env }),
-      launchChromium(),
-    ]);
+    const [deno, bun, launched] = await startProxiesAndChromium(env, { viaTask: true });
     proxies.push(deno, bun);
     browser = launched;
   });

@@ -18,8 +18,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type S3rverHandle, startS3rver } from "./support/s3rver.ts";
-import { type ProxyHandle, startProxy } from "./support/proxy.ts";
-import { artifactDir, chromiumMissing, launchChromium, withNewPage } from "./support/browser.ts";
+import {
+  artifactDir,
+  chromiumMissing,
+  type Proxies,
+  startProxiesAndChromium,
+  stopProxiesAndChromium,
+  withNewPage,
+} from "./support/browser.ts";
 
 /** Page-side globals, for the functions that run in Chromium (Deno's types have no DOM). */
 declare const window: Record<string, unknown>;
@@ -103,7 +109,7 @@ describe("a single-page app in headless Chromium", () => {
   let missing: string | undefined;
   let out = "";
   let s3: S3rverHandle | undefined;
-  const proxies: Partial<Record<"deno" | "bun", ProxyHandle>> = {};
+  const proxies: Proxies = {};
   let browser: Browser | undefined;
 
   before(async () => {
@@ -124,19 +130,13 @@ describe("a single-page app in headless Chromium", () => {
       S3_BUCKET: BUCKET,
       SPA_FALLBACK: "index.html",
     };
-    [proxies.deno, proxies.bun, browser] = await Promise.all([
-      startProxy({
-        runtime: "deno",
-        env: { ...env, REDIRECT: "never", LISTING: "off", CACHE_CONTROL: "no-cache" },
-      }),
-      startProxy({ runtime: "bun", env }),
-      launchChromium(),
-    ]);
+    [proxies.deno, proxies.bun, browser] = await startProxiesAndChromium(env, {
+      env: { ...env, REDIRECT: "never", LISTING: "off", CACHE_CONTROL: "no-cache" },
+    });
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
-    await Promise.all([proxies.deno?.stop(), proxies.bun?.stop()]);
+    await stopProxiesAndChromium(browser, proxies);
     await s3?.stop();
   });
 

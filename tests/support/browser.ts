@@ -1,15 +1,16 @@
 /**
  * The headless Chromium the browser tests drive through playwright-core: Debian's
  * (`/usr/bin/chromium`, or $CHROMIUM), the flags it is launched with, the message a test fails
- * with when it is missing (a failure, not a skip: CI installs it), a fresh context and page, and
- * the folder under `.test-output/` that screenshots go to.
+ * with when it is missing (a failure, not a skip: CI installs it), the proxy under Deno and Bun
+ * started beside it, a fresh context and page, and the folder under `.test-output/` that
+ * screenshots go to.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { REPO_ROOT } from "./proxy.ts";
+import { type ProxyHandle, type ProxyOptions, REPO_ROOT, startProxy } from "./proxy.ts";
 
 /** The Chromium binary: $CHROMIUM, or Debian's. */
 export const CHROMIUM: string = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
@@ -75,4 +76,36 @@ export async function withNewPage(
   } finally {
     await context.close();
   }
+}
+
+/** The proxy under each runtime, once started. */
+export type Proxies = Partial<Record<"deno" | "bun", ProxyHandle>>;
+
+/**
+ * Starts the proxy under Deno and under Bun with `env` (`deno` overrides the Deno one's
+ * options) and Chromium, side by side.
+ *
+ * @example
+ * ```ts
+ * [proxies.deno, proxies.bun, browser] = await startProxiesAndChromium(env);
+ * ```
+ */
+export function startProxiesAndChromium(
+  env: Record<string, string>,
+  deno: Partial<Omit<ProxyOptions, "runtime">> = {},
+): Promise<[ProxyHandle, ProxyHandle, Browser]> {
+  return Promise.all([
+    startProxy({ runtime: "deno", env, ...deno }),
+    startProxy({ runtime: "bun", env }),
+    launchChromium(),
+  ]);
+}
+
+/** Closes the browser (ignoring a failure to), then stops both proxies. */
+export async function stopProxiesAndChromium(
+  browser: Browser | undefined,
+  proxies: Proxies,
+): Promise<void> {
+  await browser?.close().catch(() => {});
+  await Promise.all([proxies.deno?.stop(), proxies.bun?.stop()]);
 }
