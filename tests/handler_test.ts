@@ -1,19 +1,28 @@
 /**
  * src/handler.ts with an injected fake `fetch` (it records every upstream request) and a fixed
  * clock. Signatures are checked with an independent SigV4 verifier written here on node:crypto
- * (and cross-checked with aws4fetch): the path sent is the canonical encoding of the key and is
- * exactly the path signed. Also: header hygiene both ways, statuses kept, HEAD, 502/504, redirects,
- * credential failures, expired signing keys, and that no secret reaches a log line or a response.
+ * (on the primitives of tests/support/sigv4_verify.ts, and cross-checked with aws4fetch): the
+ * path sent is the canonical encoding of the key and is exactly the path signed. Also: header
+ * hygiene both ways, statuses kept, HEAD, 502/504, redirects, credential failures, expired
+ * signing keys, and that no secret reaches a log line or a response.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac } from "node:crypto";
 import { AwsV4Signer } from "aws4fetch";
 import { type Config, parseConfig } from "../src/config.ts";
 import { createHandler, type LogEntry } from "../src/handler.ts";
 import type { CredentialProvider } from "../src/credentials/provider.ts";
 import { encodeKeyPath } from "../src/s3/encode.ts";
 import type { Credentials } from "../src/s3/sigv4.ts";
+import {
+  canonicalQuery,
+  deriveKey,
+  fold,
+  hex,
+  hmac,
+  rfc3986,
+  sha256hex,
+} from "./support/sigv4_verify.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -139,23 +148,8 @@ function request(method: string, path: string, headers: Record<string, string> =
 }
 
 // ---------------------------------------------------------------------------------------------
-// An independent SigV4 verifier (node:crypto), written from the AWS documentation.
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
-const sha256hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
-const hmac = (key: Uint8Array | string, text: string) =>
-  new Uint8Array(createHmac("sha256", key).update(text, "utf8").digest());
-
-function deriveKey(secret: string, date: string, region = "us-east-1"): Uint8Array {
-  return hmac(hmac(hmac(hmac("AWS4" + secret, date), region), "s3"), "aws4_request");
-}
-
-function rfc3986(text: string): string {
-  return encodeURIComponent(text).replace(
-    /[!'()*]/g,
-    (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
-  );
-}
+// An independent SigV4 verifier (node:crypto), written from the AWS documentation; stricter
+// than tests/support/sigv4_verify.ts's (whose primitives it uses) and returning what it saw.
 
 interface RawUrl {
   scheme: string;
@@ -179,16 +173,6 @@ function queryPairs(query: string): [string, string][] {
     return [decodeURIComponent(part.slice(0, eq)), decodeURIComponent(part.slice(eq + 1))];
   });
 }
-
-function canonicalQueryOf(pairs: [string, string][]): string {
-  return pairs
-    .map(([n, v]) => [rfc3986(n), rfc3986(v)])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
-    .map(([n, v]) => n + "=" + v)
-    .join("&");
-}
-
-const fold = (value: string) => value.trim().replace(/\s+/g, " ");
 
 interface Verified {
   signedHeaders: string[];
@@ -230,7 +214,7 @@ function verifyHeaderSignature(
   const canonicalRequest = [
     call.method,
     url.path,
-    canonicalQueryOf(queryPairs(url.query)),
+    canonicalQuery(queryPairs(url.query)),
     canonicalHeaders,
     signed,
     payload,
@@ -270,7 +254,7 @@ function verifyPresigned(
   const canonicalRequest = [
     method,
     url.path,
-    canonicalQueryOf(rest),
+    canonicalQuery(rest),
     "host:" + new URL(location).host + "\n",
     "host",
     "UNSIGNED-PAYLOAD",

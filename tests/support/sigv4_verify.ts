@@ -2,7 +2,8 @@
  * An independent SigV4 verifier on node:crypto, written from the AWS documentation (the same
  * method as tests/handler_test.ts's): it recomputes the signature of a request head as it went
  * over the wire (recorded by tests/support/forwarder.ts) and of presigned URLs, and says what
- * does not match. It shares no code with src/.
+ * does not match. It shares no code with src/. Its primitives (hashes, key derivation, the
+ * canonical query) are exported for tests/handler_test.ts's verifier, which checks more.
  *
  * @module
  */
@@ -17,17 +18,23 @@ export interface VerifyKey {
   region?: string;
 }
 
-const sha256hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
-const hmac = (key: Uint8Array | string, text: string) =>
+/** SHA-256 of UTF-8 `text`, lowercase hex. */
+export const sha256hex = (text: string): string =>
+  createHash("sha256").update(text, "utf8").digest("hex");
+/** HMAC-SHA256 of UTF-8 `text` under `key`. */
+export const hmac = (key: Uint8Array | string, text: string): Uint8Array =>
   new Uint8Array(createHmac("sha256", key).update(text, "utf8").digest());
-const hex = (bytes: Uint8Array) =>
+/** Lowercase hex. */
+export const hex = (bytes: Uint8Array): string =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
-function signingKey(secret: string, date: string, region: string): Uint8Array {
+/** The SigV4 signing key for S3: `secret`'s, for day `date` (YYYYMMDD) in `region`. */
+export function deriveKey(secret: string, date: string, region = "us-east-1"): Uint8Array {
   return hmac(hmac(hmac(hmac("AWS4" + secret, date), region), "s3"), "aws4_request");
 }
 
-function rfc3986(text: string): string {
+/** encodeURIComponent, and `!'()*` too: SigV4's encoding. */
+export function rfc3986(text: string): string {
   return encodeURIComponent(text).replace(
     /[!'()*]/g,
     (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
@@ -49,7 +56,8 @@ function queryPairs(query: string): [string, string][] {
   });
 }
 
-function canonicalQuery(pairs: [string, string][]): string {
+/** The canonical query string of decoded name/value pairs: encoded, sorted, joined. */
+export function canonicalQuery(pairs: [string, string][]): string {
   return pairs
     .map(([n, v]) => [rfc3986(n), rfc3986(v)])
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
@@ -57,7 +65,8 @@ function canonicalQuery(pairs: [string, string][]): string {
     .join("&");
 }
 
-const fold = (value: string) => value.trim().replace(/\s+/g, " ");
+/** A header value as signed: trimmed, inner runs of white space folded to one space. */
+export const fold = (value: string): string => value.trim().replace(/\s+/g, " ");
 
 /**
  * Checks the `Authorization` of one upstream request head; returns what is wrong, or
@@ -110,7 +119,7 @@ export function verifyUpstream(u: Upstream, key: VerifyKey): string | undefined 
   ].join("\n");
   const scope = `${date}/${region}/s3/aws4_request`;
   const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256hex(canonicalRequest)}`;
-  const expected = hex(hmac(signingKey(key.secretAccessKey, date, region), sts));
+  const expected = hex(hmac(deriveKey(key.secretAccessKey, date, region), sts));
   return expected === signature ? undefined : `signature mismatch for ${u.method} ${u.target}`;
 }
 
@@ -155,6 +164,6 @@ export function verifyPresigned(
   const sts = `AWS4-HMAC-SHA256\n${map.get("X-Amz-Date")}\n${scope}\n${
     sha256hex(canonicalRequest)
   }`;
-  const expected = hex(hmac(signingKey(key.secretAccessKey, date, region), sts));
+  const expected = hex(hmac(deriveKey(key.secretAccessKey, date, region), sts));
   return expected === last[1] ? undefined : `presigned signature mismatch for ${method}`;
 }
