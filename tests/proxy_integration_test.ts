@@ -19,6 +19,9 @@
  *
  * @module
  */
+import { rawRequest, type Wire } from "./support/wire.ts";
+
+const encoder = new TextEncoder();
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeXmlText, encodeKey, type S3rverHandle, startS3rver } from "./support/s3rver.ts";
@@ -29,77 +32,17 @@ import {
   startProxyExpectingExit,
 } from "./support/proxy.ts";
 import { closedPort, type Forwarder, startForwarder, type Upstream } from "./support/forwarder.ts";
-import { concat, dechunk, indexOfBytes } from "./support/bytes.ts";
+import { concat } from "./support/bytes.ts";
 import { deriveSigningKey } from "../src/s3/sigv4.ts";
 
 // ---------------------------------------------------------------------------------------------
-// A raw HTTP/1.1 client: the request target goes on the wire byte for byte.
-
-/** A response read off the wire. */
-interface Wire {
-  status: number;
-  headers: Headers;
-  body: Uint8Array;
-  text: string;
-}
-
-const encoder = new TextEncoder();
-
-/** A whole chunked body; one that breaks off is an error. */
-function dechunkWhole(body: Uint8Array): Uint8Array {
-  const { bytes, complete } = dechunk(body);
-  if (!complete) throw new Error("truncated chunked body");
-  return bytes;
-}
-
-/**
- * Sends one request on a fresh connection to 127.0.0.1:`port` with `Connection: close` and reads
- * the whole answer. `target` (raw UTF-8 allowed) and `host` are sent as given.
- */
-async function wire(
-  port: number,
-  method: string,
-  target: string,
-  headers: Record<string, string> = {},
-  host = `127.0.0.1:${port}`,
-): Promise<Wire> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const timer = setTimeout(() => conn.close(), 10_000);
-  try {
-    let head = `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n`;
-    for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-    const bytes = encoder.encode(head + "\r\n");
-    for (let sent = 0; sent < bytes.length;) sent += await conn.write(bytes.subarray(sent));
-    const chunks: Uint8Array[] = [];
-    const buf = new Uint8Array(65536);
-    for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
-    const all = concat(chunks);
-    const end = indexOfBytes(all, encoder.encode("\r\n\r\n"));
-    if (end < 0) throw new Error(`no response head for ${method} ${target}`);
-    const lines = new TextDecoder("latin1").decode(all.subarray(0, end)).split("\r\n");
-    const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1]);
-    const parsed = new Headers();
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(":");
-      parsed.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-    }
-    let body = all.subarray(end + 4);
-    if (method === "HEAD" || status === 304 || status === 204) body = new Uint8Array();
-    else if (parsed.get("transfer-encoding")?.includes("chunked")) body = dechunkWhole(body);
-    return { status, headers: parsed, body, text: new TextDecoder().decode(body) };
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed by the timer or the peer */ }
-  }
-}
+// A raw HTTP/1.1 client (tests/support/wire.ts): the request target goes on the wire byte for byte.
 
 /** Sends `method` to a Location exactly as given (its host in `Host`, path and query verbatim). */
 function follow(location: string, method = "GET"): Promise<Wire> {
   const m = /^http:\/\/((?:127\.0\.0\.1|localhost):(\d+))(\/[^#\s]*)$/.exec(location);
   assert.ok(m, `unexpected Location: ${location}`);
-  return wire(Number(m[2]), method, m[3], {}, m[1]);
+  return rawRequest(Number(m[2]), method, m[3], {}, m[1]);
 }
 
 /** The path of a Location, without its query. */
@@ -396,7 +339,7 @@ describe("the proxy against s3rver (issue 3)", () => {
 
       test("tricky keys: GET 307 to a GET-signed URL that serves the object's bytes", async () => {
         for (const key of TRICKY_KEYS) {
-          const res = await wire(main.port, "GET", "/bkt/" + encodeKey(key));
+          const res = await rawRequest(main.port, "GET", "/bkt/" + encodeKey(key));
           assert.equal(res.status, 307, key);
           const location = res.headers.get("location")!;
           assert.ok(location.startsWith(`http://${forwarder.host}/bkt/`), location);
@@ -410,7 +353,7 @@ describe("the proxy against s3rver (issue 3)", () => {
 
       test("tricky keys: HEAD 307 to a HEAD-signed URL (HEAD works there, GET does not)", async () => {
         for (const key of TRICKY_KEYS) {
-          const res = await wire(main.port, "HEAD", "/bkt/" + encodeKey(key));
+          const res = await rawRequest(main.port, "HEAD", "/bkt/" + encodeKey(key));
           assert.equal(res.status, 307, key);
           const location = res.headers.get("location")!;
           const head = await follow(location, "HEAD");
@@ -424,12 +367,12 @@ describe("the proxy against s3rver (issue 3)", () => {
 
       test("a raw + is a plus, %20 a space: two different objects", async () => {
         const plus = await follow(
-          (await wire(main.port, "GET", "/bkt/a+b.txt")).headers.get(
+          (await rawRequest(main.port, "GET", "/bkt/a+b.txt")).headers.get(
             "location",
           )!,
         );
         const space = await follow(
-          (await wire(main.port, "GET", "/bkt/a%20b.txt")).headers.get(
+          (await rawRequest(main.port, "GET", "/bkt/a%20b.txt")).headers.get(
             "location",
           )!,
         );
@@ -440,7 +383,7 @@ describe("the proxy against s3rver (issue 3)", () => {
       test("every spelling of a redirected key reaches the same object", async () => {
         const paths = new Set<string>();
         for (const spelling of spellings(SPELL_KEY)) {
-          const res = await wire(main.port, "GET", spelling);
+          const res = await rawRequest(main.port, "GET", spelling);
           assert.equal(res.status, 307, spelling);
           const location = res.headers.get("location")!;
           paths.add(locationPath(location));
@@ -453,12 +396,12 @@ describe("the proxy against s3rver (issue 3)", () => {
 
       test("every spelling of a proxied key (index.html) reaches the same object", async () => {
         for (const spelling of spellings(SPELL_PAGE)) {
-          const res = await wire(main.port, "GET", spelling);
+          const res = await rawRequest(main.port, "GET", spelling);
           assert.equal(res.status, 200, `${spelling}: ${res.text}`);
           assert.deepEqual(res.body, bodyFor(SPELL_PAGE), spelling);
         }
         const upstream = await upstreamDuring(async () => {
-          await wire(main.port, "GET", spellings(SPELL_PAGE)[3]);
+          await rawRequest(main.port, "GET", spellings(SPELL_PAGE)[3]);
         });
         assert.deepEqual(upstream.map((u) => u.target), ["/bkt/" + encodeKey(SPELL_PAGE)]);
       });
@@ -478,7 +421,7 @@ describe("the proxy against s3rver (issue 3)", () => {
         assert.equal(res.headers.get("accept-ranges"), "bytes");
         assert.equal(res.headers.get("cache-control"), PAGE_HEADERS["cache-control"]);
         assert.equal(res.headers.get("content-disposition"), PAGE_HEADERS["content-disposition"]);
-        const head = await wire(main.port, "HEAD", `/bkt/${PAGE}`);
+        const head = await rawRequest(main.port, "HEAD", `/bkt/${PAGE}`);
         assert.equal(head.status, 200);
         assert.equal(head.headers.get("content-length"), String(bodyFor(PAGE).length));
         assert.equal(head.headers.get("etag"), direct.headers.get("etag"));
@@ -499,38 +442,40 @@ describe("the proxy against s3rver (issue 3)", () => {
 
       test("If-None-Match with the ETag gives 304; a Range past the end gives 416", async () => {
         const etag = (await s3.getObject(BUCKET, PAGE)).headers.get("etag")!;
-        const notModified = await wire(main.port, "GET", `/bkt/${PAGE}`, {
+        const notModified = await rawRequest(main.port, "GET", `/bkt/${PAGE}`, {
           "if-none-match": etag,
         });
         assert.equal(notModified.status, 304);
         assert.equal(notModified.body.length, 0);
-        const other = await wire(main.port, "GET", `/bkt/${PAGE}`, {
+        const other = await rawRequest(main.port, "GET", `/bkt/${PAGE}`, {
           "if-none-match": '"0123456789abcdef0123456789abcdef"',
         });
         assert.equal(other.status, 200);
         const size = bodyFor(PAGE).length;
-        const past = await wire(main.port, "GET", `/bkt/${PAGE}`, { range: `bytes=${size + 10}-` });
+        const past = await rawRequest(main.port, "GET", `/bkt/${PAGE}`, {
+          range: `bytes=${size + 10}-`,
+        });
         assert.equal(past.status, 416);
         assert.match(past.text, /InvalidRange/);
       });
 
       test("a missing key keeps S3's 404; a wrong secret keeps S3's 403", async () => {
-        const missing = await wire(main.port, "GET", "/bkt/nowhere/index.html");
+        const missing = await rawRequest(main.port, "GET", "/bkt/nowhere/index.html");
         assert.equal(missing.status, 404);
         assert.match(missing.text, /NoSuchKey/);
         for (const path of [`/bkt/${PAGE}`, "/lst?list-type=2"]) {
-          const denied = await wire(badCredentials.port, "GET", path);
+          const denied = await rawRequest(badCredentials.port, "GET", path);
           assert.equal(denied.status, 403, `${path}: ${denied.text}`);
           assert.match(denied.text, /SignatureDoesNotMatch/);
         }
-        const head = await wire(badCredentials.port, "HEAD", `/bkt/${PAGE}`);
+        const head = await rawRequest(badCredentials.port, "HEAD", `/bkt/${PAGE}`);
         assert.equal(head.status, 403);
       });
 
       test("client Authorization, Cookie and x-amz-* headers never go upstream", async () => {
         let res: Wire | undefined;
         const upstream = await upstreamDuring(async () => {
-          res = await wire(main.port, "GET", `/bkt/${PAGE}`, {
+          res = await rawRequest(main.port, "GET", `/bkt/${PAGE}`, {
             authorization:
               "AWS4-HMAC-SHA256 Credential=AKIAEVIL/20200101/us-east-1/s3/aws4_request",
             cookie: "session=evil",
@@ -571,7 +516,7 @@ describe("the proxy against s3rver (issue 3)", () => {
       test("/bucket/?delimiter=/ lists the top level (upstream as /bucket)", async () => {
         let xml = "";
         const upstream = await upstreamDuring(async () => {
-          const res = await wire(main.port, "GET", "/lst/?delimiter=/");
+          const res = await rawRequest(main.port, "GET", "/lst/?delimiter=/");
           assert.equal(res.status, 200);
           xml = res.text;
         });
@@ -685,7 +630,7 @@ describe("the proxy against s3rver (issue 3)", () => {
               [`/bkt/${PAGE}?tagging`, "tagging"],
             ]
           ) {
-            const res = await wire(main.port, "GET", path);
+            const res = await rawRequest(main.port, "GET", path);
             assert.equal(res.status, 403, path);
             assert.ok(res.text.includes(sub), res.text);
             assert.match(res.text, /sub-resource/);
@@ -708,7 +653,7 @@ describe("the proxy against s3rver (issue 3)", () => {
         ];
         const upstream = await upstreamDuring(async () => {
           for (const target of targets) {
-            const res = await wire(main.port, "GET", target);
+            const res = await rawRequest(main.port, "GET", target);
             assert.equal(res.status, 400, target);
             assert.equal(res.headers.get("location"), null);
             ownAnswers.push(res.text);
@@ -727,7 +672,7 @@ describe("the proxy against s3rver (issue 3)", () => {
         }
         // the same route with a good key does go upstream: the counter counts
         const good = await upstreamDuring(async () => {
-          assert.equal((await wire(main.port, "GET", `/bkt/${PAGE}`)).status, 200);
+          assert.equal((await rawRequest(main.port, "GET", `/bkt/${PAGE}`)).status, 200);
         });
         assert.equal(good.length, 1);
       });
@@ -737,7 +682,7 @@ describe("the proxy against s3rver (issue 3)", () => {
       test("a dead backend: 502 promptly, naming the cause; the proxy stays up", async () => {
         for (const path of [`/bkt/${PAGE}`, "/lst?list-type=2"]) {
           const started = performance.now();
-          const res = await wire(dead.port, "GET", path);
+          const res = await rawRequest(dead.port, "GET", path);
           const ms = performance.now() - started;
           assert.equal(res.status, 502, path);
           assert.match(res.text, /unreachable/i);
@@ -745,37 +690,37 @@ describe("the proxy against s3rver (issue 3)", () => {
           assert.ok(ms < 3000, `took ${ms} ms`);
           ownAnswers.push(res.text);
         }
-        const redirect = await wire(dead.port, "GET", "/bkt/a.txt");
+        const redirect = await rawRequest(dead.port, "GET", "/bkt/a.txt");
         assert.equal(redirect.status, 307);
       });
 
       test("a backend that never answers: 504 after UPSTREAM_TIMEOUT; the proxy stays up", async () => {
         for (let i = 0; i < 2; i++) {
           const started = performance.now();
-          const res = await wire(hanging.port, "GET", `/bkt/${PAGE}`);
+          const res = await rawRequest(hanging.port, "GET", `/bkt/${PAGE}`);
           const ms = performance.now() - started;
           assert.equal(res.status, 504);
           assert.match(res.text, /no response within 0\.5 s/);
           assert.ok(ms >= 450 && ms < 4000, `took ${ms} ms`);
           ownAnswers.push(res.text);
         }
-        assert.equal((await wire(hanging.port, "GET", "/bkt/a.txt")).status, 307);
+        assert.equal((await rawRequest(hanging.port, "GET", "/bkt/a.txt")).status, 307);
       });
 
       // --- signing-key mode -------------------------------------------------------------------
 
       test("signing-key mode serves proxied and redirected objects and listings", async () => {
-        const page = await wire(signingKey.port, "GET", `/bkt/${PAGE}`);
+        const page = await rawRequest(signingKey.port, "GET", `/bkt/${PAGE}`);
         assert.equal(page.status, 200, page.text);
         assert.deepEqual(page.body, bodyFor(PAGE));
         for (const method of ["GET", "HEAD"]) {
-          const res = await wire(signingKey.port, method, "/bkt/" + encodeKey(SPELL_KEY));
+          const res = await rawRequest(signingKey.port, method, "/bkt/" + encodeKey(SPELL_KEY));
           assert.equal(res.status, 307);
           const got = await follow(res.headers.get("location")!, method);
           assert.equal(got.status, 200);
           if (method === "GET") assert.deepEqual(got.body, bodyFor(SPELL_KEY));
         }
-        const list = await wire(signingKey.port, "GET", "/lst?list-type=2&prefix=ls/sub/");
+        const list = await rawRequest(signingKey.port, "GET", "/lst?list-type=2&prefix=ls/sub/");
         assert.equal(list.status, 200);
         assert.deepEqual(sorted(parseListing(list.text).keys), ["ls/sub/x.txt", "ls/sub/y.txt"]);
       });
@@ -788,7 +733,7 @@ describe("the proxy against s3rver (issue 3)", () => {
         assert.ok(loud, expiredKey.lines().join("\n"));
         const upstream = await upstreamDuring(async () => {
           for (const path of [`/bkt/${PAGE}`, "/bkt/" + encodeKey(SPELL_KEY), "/lst?list-type=2"]) {
-            const res = await wire(expiredKey.port, "GET", path);
+            const res = await rawRequest(expiredKey.port, "GET", path);
             assert.equal(res.status, 503, path);
             assert.match(res.text, /signing key expired/i);
             ownAnswers.push(res.text);
@@ -819,14 +764,14 @@ describe("the proxy against s3rver (issue 3)", () => {
       // --- S3_BUCKET mode ---------------------------------------------------------------------
 
       test("S3_BUCKET mode: /dir/file is key dir/file", async () => {
-        const page = await wire(oneBucket.port, "GET", `/${PAGE}`);
+        const page = await rawRequest(oneBucket.port, "GET", `/${PAGE}`);
         assert.equal(page.status, 200);
         assert.deepEqual(page.body, bodyFor(PAGE));
-        const res = await wire(oneBucket.port, "GET", "/" + encodeKey(SPELL_KEY));
+        const res = await rawRequest(oneBucket.port, "GET", "/" + encodeKey(SPELL_KEY));
         assert.equal(res.status, 307);
         assert.equal(locationPath(res.headers.get("location")!), "/bkt/" + encodeKey(SPELL_KEY));
         assert.deepEqual((await follow(res.headers.get("location")!)).body, bodyFor(SPELL_KEY));
-        const list = await wire(oneBucket.port, "GET", "/?list-type=2&prefix=site/");
+        const list = await rawRequest(oneBucket.port, "GET", "/?list-type=2&prefix=site/");
         assert.equal(list.status, 200);
         const listing = parseListing(list.text);
         assert.equal(listing.name, BUCKET);
@@ -851,7 +796,7 @@ describe("the proxy against s3rver (issue 3)", () => {
         ];
         const upstream = await upstreamDuring(async () => {
           for (const target of targets) {
-            const res = await wire(oneBucket.port, "GET", target);
+            const res = await rawRequest(oneBucket.port, "GET", target);
             assert.ok(!res.text.includes(SECRET_TEXT), target);
             assert.ok([307, 400, 404, 200].includes(res.status), `${target}: ${res.status}`);
             const location = res.headers.get("location");
@@ -870,7 +815,7 @@ describe("the proxy against s3rver (issue 3)", () => {
       // --- AWS_ENDPOINT_HOST_EXTERNAL ---------------------------------------------------------
 
       test("AWS_ENDPOINT_HOST_EXTERNAL: the Location points at it and works", async () => {
-        const res = await wire(external.port, "GET", "/bkt/" + encodeKey(SPELL_KEY));
+        const res = await rawRequest(external.port, "GET", "/bkt/" + encodeKey(SPELL_KEY));
         assert.equal(res.status, 307);
         const location = res.headers.get("location")!;
         assert.ok(location.startsWith(`http://localhost:${s3.port}/bkt/`), location);
@@ -879,8 +824,8 @@ describe("the proxy against s3rver (issue 3)", () => {
         assert.deepEqual(new Uint8Array(await got.arrayBuffer()), bodyFor(SPELL_KEY));
         // signed for that name: the same URL sent with the internal Host is refused
         const path = location.slice(`http://localhost:${s3.port}`.length);
-        assert.equal((await wire(s3.port, "GET", path)).status, 403);
-        const page = await wire(external.port, "GET", `/bkt/${PAGE}`);
+        assert.equal((await rawRequest(s3.port, "GET", path)).status, 403);
+        const page = await rawRequest(external.port, "GET", `/bkt/${PAGE}`);
         assert.equal(page.status, 200);
         assert.deepEqual(page.body, bodyFor(PAGE));
       });
@@ -925,7 +870,11 @@ describe("the proxy against s3rver (issue 3)", () => {
           ["GET", `/bkt/${mark}%ZZ`, 400, "reject"],
         ];
         for (const [method, path, status] of requests) {
-          assert.equal((await wire(main.port, method, path)).status, status, `${method} ${path}`);
+          assert.equal(
+            (await rawRequest(main.port, method, path)).status,
+            status,
+            `${method} ${path}`,
+          );
         }
         await main.waitForLine((l) => l.includes(`${mark}%ZZ`), 5000, "the last log line");
         const lines = main.jsonLines().filter((l) => String(l.path).includes(mark));
