@@ -7,6 +7,7 @@
  * aws-cli v1 presigns with SigV2 for a custom endpoint unless its config says `s3v4`: that URL is
  * refused (saying SigV4 is required), the s3v4 one is served.
  */
+import { assertOk, type RunResult, runTool } from "./support/tools.ts";
 import { main as presignCli } from "../src/cli/presign.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -47,51 +48,14 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a tool with a clean environment (PATH, a temp HOME) and a timeout. */
-async function run(
+/** A tool with the clean environment of tests/support/tools.ts, and more time. */
+function run(
   cmd: string,
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 90_000,
 ): Promise<RunResult> {
-  const home = await Deno.makeTempDir({ prefix: "sigv4-home-" });
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        HOME: home,
-        LC_ALL: "C.UTF-8",
-        PYTHONIOENCODING: "utf-8",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_DEFAULT_REGION: REGION,
-        ...env,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(timeoutMs),
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
-  }
-}
-
-function assertOk(r: RunResult, what: string): void {
-  assert.equal(
-    r.code,
-    0,
-    `${what} failed (${r.code}):\n${r.stderr.slice(-2000)}\n${r.stdout.slice(-1000)}`,
-  );
+  return runTool(cmd, args, { AWS_DEFAULT_REGION: REGION, ...env }, timeoutMs);
 }
 
 function keyEnv(pair: { id: string; secret: string }): Record<string, string> {

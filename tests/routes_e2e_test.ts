@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { findAwsClis, type RunResult, runTool } from "./support/tools.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -170,53 +171,9 @@ async function raw(port: number, target: string, headers: Record<string, string>
 // ---------------------------------------------------------------------------------------------
 // aws-cli: `aws` on PATH and Debian's /usr/bin/aws when it is another version (as tools_test).
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  const home = await Deno.makeTempDir({ prefix: "routes-aws-home-" });
-  try {
-    const out = await new Deno.Command(cmd, {
-      args,
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        HOME: home,
-        LC_ALL: "C.UTF-8",
-        PYTHONIOENCODING: "utf-8",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_DEFAULT_REGION: "us-east-1",
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(timeoutMs),
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
-  }
-}
-
-async function awsClis(): Promise<{ cmd: string; version: string }[]> {
-  const found: { cmd: string; version: string }[] = [];
-  for (const cmd of ["aws", "/usr/bin/aws"]) {
-    try {
-      const r = await run(cmd, ["--version"], 20_000);
-      const version = /aws-cli\/\S+/.exec(r.stdout + r.stderr)?.[0];
-      if (r.code === 0 && version && !found.some((c) => c.version === version)) {
-        found.push({ cmd, version });
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  if (found.length === 0) throw new Error("no aws-cli found (apt-get install awscli)");
-  return found;
+/** A tool with the clean environment of tests/support/tools.ts. */
+function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return runTool(cmd, args, {}, timeoutMs);
 }
 
 async function readTree(dir: string, prefix = ""): Promise<Map<string, string>> {
@@ -552,7 +509,7 @@ describe("routes end to end (issue 10)", () => {
       });
 
       test("aws-cli ls/cp/sync through a prefixed endpoint (--endpoint-url .../b, path mode)", async () => {
-        for (const cli of await awsClis()) {
+        for (const cli of await findAwsClis()) {
           const endpoint = ["--endpoint-url", `${proxy.url}/b`, "--no-sign-request"];
           const [buckets, , bBuckets] = await upstreamDuring(() =>
             run(cli.cmd, ["s3", "ls", ...endpoint])

@@ -6,6 +6,13 @@
  * Each tool runs with a clean environment (a temp HOME, no AWS_CA_BUNDLE: rclone fails with
  * LoadCustomCABundleError when it is set) and a timeout.
  */
+import {
+  assertOk,
+  type AwsCli,
+  findAwsClis,
+  type RunResult,
+  runTool as run,
+} from "./support/tools.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -108,86 +115,6 @@ function assertSameTree(got: Map<string, Uint8Array>, want: Map<string, Uint8Arr
   for (const [key, bytes] of want) {
     assert.equal(sha256(got.get(key)!), sha256(bytes), `content of ${key}`);
   }
-}
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a tool with a clean environment: PATH, a temp HOME (removed afterwards), no AWS_* but
- * what `env` sets, and a timeout that kills it.
- */
-async function run(
-  cmd: string,
-  args: string[],
-  env: Record<string, string> = {},
-  timeoutMs = 60_000,
-): Promise<RunResult> {
-  const home = await Deno.makeTempDir({ prefix: "tools-home-" });
-  try {
-    const child = new Deno.Command(cmd, {
-      args,
-      clearEnv: true,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        HOME: home,
-        LC_ALL: "C.UTF-8",
-        PYTHONIOENCODING: "utf-8",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_DEFAULT_REGION: "us-east-1",
-        ...env,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
-  }
-}
-
-function assertOk(result: RunResult, what: string): void {
-  assert.equal(
-    result.code,
-    0,
-    `${what} failed (${result.code}):\n${result.stderr.slice(-3000)}\n${
-      result.stdout.slice(-2000)
-    }`,
-  );
-}
-
-/** An installed aws-cli: the command and what `--version` says. */
-interface AwsCli {
-  cmd: string;
-  version: string;
-}
-
-/**
- * The aws-cli installs to test: `aws` on PATH (here a pyenv shim of v1, in CI Debian's v2), and
- * Debian's /usr/bin/aws when it is another version.
- */
-async function findAwsClis(): Promise<AwsCli[]> {
-  const found: AwsCli[] = [];
-  for (const cmd of ["aws", "/usr/bin/aws"]) {
-    try {
-      const result = await run(cmd, ["--version"], {}, 20_000);
-      const version = /aws-cli\/\S+/.exec(result.stdout + result.stderr)?.[0];
-      if (result.code === 0 && version && !found.some((c) => c.version === version)) {
-        found.push({ cmd, version });
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  if (found.length === 0) throw new Error("no aws-cli found (apt-get install awscli)");
-  return found;
 }
 
 const AWS_CLIS = await findAwsClis();
