@@ -11,6 +11,7 @@
  * @module
  */
 
+import { LIST_PARAMS } from "../../src/route.ts";
 import { prng } from "./random.ts";
 
 /** One generated request. */
@@ -152,6 +153,9 @@ const SUBRESOURCE_SPELLINGS = [
   "location",
 ];
 
+/** The listing parameters S3 takes (the same order as src/route.ts), and the listing page. */
+const LISTING_NAMES = [...LIST_PARAMS, "page"];
+
 function segment(rand: Rand, tags: Set<string>): (string | number[])[] {
   const r = rand();
   if (r < 0.4) return [pickOf(rand, WORDS)];
@@ -197,18 +201,7 @@ function query(rand: Rand, tags: Set<string>): string {
       tags.add("subresource");
       parts.push(pickOf(rand, SUBRESOURCE_SPELLINGS));
     } else if (r < 0.45) {
-      const name = pickOf(rand, [
-        "list-type",
-        "prefix",
-        "delimiter",
-        "marker",
-        "continuation-token",
-        "start-after",
-        "max-keys",
-        "encoding-type",
-        "fetch-owner",
-        "page",
-      ]);
+      const name = pickOf(rand, LISTING_NAMES);
       parts.push(
         `${name}=${name === "list-type" ? pickOf(rand, ["1", "2", "3", ""]) : valueOf(rand, tags)}`,
       );
