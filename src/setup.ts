@@ -59,7 +59,7 @@ export type LoadResult =
   | { readonly ok: false; readonly errors: string[] };
 
 /** Checks that a configured signing key's scope fits the route (region, service). */
-function keyScopeProblems(env: Env, region: string): string[] {
+export function keyScopeProblems(env: Env, region: string): string[] {
   const scope = setting(env, "AWS_KEY_SCOPE");
   if (!scope || !setting(env, "AWS_SIGNING_KEY")) return [];
   return scopeProblems(scope, region).map((p) => "AWS_KEY_SCOPE: " + p);
@@ -143,24 +143,7 @@ export async function loadRoutes(
     providers.set(spec.credentialKey, provider);
   }
   const authenticators = new Map(previous.authenticators);
-  const auth = new Map<RouteSpec, Authenticator[]>();
-  for (const spec of specs) {
-    if (!spec.config) continue;
-    try {
-      auth.set(
-        spec,
-        await createAuthenticators(
-          spec.config.auth,
-          spec.config.region,
-          authIo(io),
-          authenticators,
-        ),
-      );
-    } catch (e) {
-      if (!(e instanceof AuthConfigError)) throw e;
-      errors.push(`${name(spec)}AUTH: ${e.message}`);
-    }
-  }
+  const auth = await routeAuthenticators(specs, authIo(io), authenticators, name, errors);
   const used = new Set([...auth.values()].flat());
   for (const [key, a] of authenticators) {
     if (used.has(a)) continue;
@@ -172,12 +155,50 @@ export async function loadRoutes(
     for (const a of used) if (![...previous.authenticators.values()].includes(a)) a.close?.();
     return { ok: false, errors };
   }
-  const routes = specs.map((spec) => ({
+  const routes = servedRoutes(specs, providers, auth);
+  return { ok: true, routes, providers, authenticators, fileText: read.fileText };
+}
+
+/**
+ * Each route's authenticators, created through `shared` (one per method and settings, reused
+ * across routes and reloads); a method that cannot start is a problem named by its route.
+ * Routes without a configuration, or that `skip` names, get none.
+ */
+export async function routeAuthenticators(
+  specs: readonly RouteSpec[],
+  io: AuthIo,
+  shared: Map<string, Authenticator>,
+  name: (spec: RouteSpec) => string,
+  errors: string[],
+  skip: (spec: RouteSpec) => boolean = () => false,
+): Promise<Map<RouteSpec, Authenticator[]>> {
+  const auth = new Map<RouteSpec, Authenticator[]>();
+  for (const spec of specs) {
+    if (!spec.config || skip(spec)) continue;
+    try {
+      auth.set(
+        spec,
+        await createAuthenticators(spec.config.auth, spec.config.region, io, shared),
+      );
+    } catch (e) {
+      if (!(e instanceof AuthConfigError)) throw e;
+      errors.push(`${name(spec)}AUTH: ${e.message}`);
+    }
+  }
+  return auth;
+}
+
+/** The routes to serve: each one's settings with its provider and authenticators. */
+export function servedRoutes(
+  specs: readonly RouteSpec[],
+  providers: ReadonlyMap<string, CredentialProvider>,
+  auth: ReadonlyMap<RouteSpec, Authenticator[]>,
+): (ServedRoute & { readonly credentials: CredentialProvider })[] {
+  return specs.map((spec) => ({
     prefix: spec.prefix,
     segments: spec.segments,
     config: spec.config,
     credentials: providers.get(spec.credentialKey)!,
     auth: auth.get(spec),
   }));
-  return { ok: true, routes, providers, authenticators, fileText: read.fileText };
 }

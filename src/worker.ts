@@ -26,8 +26,8 @@ import { createRouter, type Handler, type LogEntry, type ServedRoute } from "./h
 import { defaultRoute, parseRoutes, type RouteSpec } from "./routes.ts";
 import { environmentProvider } from "./credentials/env.ts";
 import { type CredentialProvider, errorMessage } from "./credentials/provider.ts";
-import { scopeProblems } from "./s3/scope.ts";
-import { AuthConfigError, type AuthIo, createAuthenticators } from "./auth/index.ts";
+import type { AuthIo } from "./auth/index.ts";
+import { keyScopeProblems, routeAuthenticators, servedRoutes } from "./setup.ts";
 import type { Authenticator } from "./auth/method.ts";
 import { logFilter, parseOpsSettings } from "./ops/settings.ts";
 
@@ -157,10 +157,7 @@ export async function setupWorker(
     }
     const who = own || !many ? name(spec) : "the bindings' credentials: ";
     const region = spec.config?.region ?? regionOf(credEnv);
-    const scope = setting(credEnv, "AWS_KEY_SCOPE");
-    if (scope && setting(credEnv, "AWS_SIGNING_KEY")) {
-      for (const p of scopeProblems(scope, region)) errors.push(`${who}AWS_KEY_SCOPE: ${p}`);
-    }
+    for (const p of keyScopeProblems(credEnv, region)) errors.push(who + p);
     if (setting(credEnv, "AWS_SIGNING_KEY_FILE") !== undefined) continue; // reported above
     try {
       const found = await environmentProvider(credEnv, { readTextFile: noFile, now, log });
@@ -178,28 +175,16 @@ export async function setupWorker(
     }
   }
   const authIo: AuthIo = { readTextFile: noFile, fileMode: noFile, fetch: fetchFn, now, log };
-  const shared = new Map<string, Authenticator>();
-  const auth = new Map<RouteSpec, Authenticator[]>();
-  for (const spec of specs) {
-    if (!spec.config || fileAuthProblems(spec.config).length > 0) continue;
-    try {
-      auth.set(
-        spec,
-        await createAuthenticators(spec.config.auth, spec.config.region, authIo, shared),
-      );
-    } catch (e) {
-      if (!(e instanceof AuthConfigError)) throw e;
-      errors.push(`${name(spec)}AUTH: ${e.message}`);
-    }
-  }
+  const auth = await routeAuthenticators(
+    specs,
+    authIo,
+    new Map<string, Authenticator>(),
+    name,
+    errors,
+    (spec) => fileAuthProblems(spec.config).length > 0,
+  );
   if (errors.length > 0) return { ok: false, errors };
-  const routes = specs.map((spec) => ({
-    prefix: spec.prefix,
-    segments: spec.segments,
-    config: spec.config,
-    credentials: providers.get(spec.credentialKey)!,
-    auth: auth.get(spec),
-  }));
+  const routes = servedRoutes(specs, providers, auth);
   return { ok: true, routes, providers: [...new Set(providers.values())] };
 }
 
