@@ -78,6 +78,10 @@ import process from "node:process";
 import { REPO_ROOT, type Runtime } from "../tests/support/proxy.ts";
 import { parseListing } from "../src/listing/xml.ts";
 import { renderListingHtml } from "../src/listing/render.ts";
+import { presignObjectUrl } from "../src/s3/presign_url.ts";
+import { createSigningKeyCache, signHeaders } from "../src/s3/sigv4.ts";
+import { amzDate } from "../src/s3/scope.ts";
+import { batchedLines } from "../src/log_writer.ts";
 import { makeKey, signJwt, startIssuer } from "../tests/support/oidc.ts";
 import { bcryptHash } from "../src/auth/bcrypt.ts";
 
@@ -118,6 +122,100 @@ function serveFetch(port: number, origin: string): void {
   serveFloor(port, (req) => {
     const url = req.url;
     return fetch(origin + url.slice(url.indexOf("/", url.indexOf("//") + 2)));
+  });
+}
+
+/**
+ * The minimal signer: the least a SigV4 proxy with an access log and a stall timeout does, with
+ * the project's own signer and log writer and nothing else (no routes, no checks, no
+ * decisions). A key under `photos/` gets a presigned 307; any other is fetched with signed
+ * headers and a timeout signal, its allow-listed headers copied, a small body read whole and a
+ * large one passed through a pull stream (what a stall timer needs to see the chunks); one JSON
+ * line per request, batched. What the proxy costs beyond it is the proxy's own; what it costs
+ * beyond the bare floors is the runtime's price of that work.
+ */
+function serveMinimal(port: number, originHost: string): void {
+  const credentials = {
+    accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+    secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  };
+  const cache = createSigningKeyCache();
+  const encoder = new TextEncoder();
+  const out = batchedLines((text) => process.stdout.write(encoder.encode(text)));
+  const keep = new Set(["content-type", "content-length", "etag", "last-modified"]);
+  serveFloor(port, async (req) => {
+    const url = req.url;
+    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    const datetime = amzDate(Date.now());
+    let status: number;
+    let answer: Response;
+    if (path.includes("/photos/")) {
+      const location = presignObjectUrl({
+        scheme: "http",
+        host: originHost,
+        bucket: BUCKET,
+        key: decodeURIComponent(path.slice(BUCKET.length + 2)),
+        style: "path",
+        method: req.method,
+        query: [],
+        expires: 300,
+        datetime,
+        credentials,
+        region: "us-east-1",
+        cache,
+      });
+      status = 307;
+      answer = new Response(null, {
+        status,
+        headers: { location, "cache-control": "private, max-age=270" },
+      });
+    } else {
+      const auth = signHeaders(
+        { method: "GET", path, headers: [["host", originHost]], payloadHash: "UNSIGNED-PAYLOAD" },
+        { credentials, region: "us-east-1", service: "s3", datetime, cache },
+      );
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 30_000);
+      const res = await fetch(`http://${originHost}${path}`, {
+        headers: [...auth.headers.map(([n, v]): [string, string] => [n, v]), [
+          "accept-encoding",
+          "identity",
+        ]],
+        signal: abort.signal,
+      });
+      const headers: [string, string][] = [];
+      res.headers.forEach((value, name) => {
+        if (keep.has(name)) headers.push([name, value]);
+      });
+      status = res.status;
+      if (Number(res.headers.get("content-length")) <= 64 * 1024) {
+        const bytes = await res.arrayBuffer();
+        clearTimeout(timer);
+        answer = new Response(bytes, { status, headers });
+      } else {
+        const reader = res.body!.getReader();
+        const body = new ReadableStream<Uint8Array>({
+          async pull(c) {
+            const chunk = await reader.read();
+            if (chunk.done) {
+              clearTimeout(timer);
+              c.close();
+            } else c.enqueue(chunk.value);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        }, { highWaterMark: 0 });
+        answer = new Response(body, { status, headers });
+      }
+    }
+    out.line(JSON.stringify({
+      time: new Date().toISOString(),
+      event: "request",
+      requestId: crypto.randomUUID(),
+      method: req.method,
+      path,
+      status,
+    }));
+    return answer;
   });
 }
 
@@ -168,11 +266,14 @@ function listOption<T extends string>(name: string, all: readonly T[]): T[] {
 
 const CASES = [
   "bare",
+  "min307",
   "redirect",
   "browser",
   "fetch1k",
+  "min1k",
   "proxied",
   "fetch1m",
+  "min1m",
   "proxied1m",
   "listing",
   "listing1000",
@@ -185,9 +286,12 @@ const CASES = [
 ] as const;
 type Case = typeof CASES[number];
 /** The server each case is sent to. */
-type Server = "bare" | "fetch" | "proxy" | "ten" | "cached" | "metrics" | "auth";
+type Server = "bare" | "fetch" | "minimal" | "proxy" | "ten" | "cached" | "metrics" | "auth";
 const SERVER: Record<Case, Server> = {
   bare: "bare",
+  min307: "minimal",
+  min1k: "minimal",
+  min1m: "minimal",
   redirect: "proxy",
   browser: "proxy",
   fetch1k: "fetch",
@@ -205,6 +309,9 @@ const SERVER: Record<Case, Server> = {
 };
 /** Each case's floor (the case it is divided by). */
 const FLOOR: Partial<Record<Case, Case>> = {
+  min307: "bare",
+  min1k: "fetch1k",
+  min1m: "fetch1m",
   redirect: "bare",
   browser: "bare",
   proxied: "fetch1k",
@@ -215,6 +322,15 @@ const FLOOR: Partial<Record<Case, Case>> = {
   metrics: "redirect",
   basic: "redirect",
   jwt: "redirect",
+};
+/**
+ * The minimal signer's case for each proxy case: the least any presigning, logging proxy with a
+ * stall timeout does on that path in this runtime (see `serveMinimal`).
+ */
+const MINIMUM: Partial<Record<Case, Case>> = {
+  redirect: "min307",
+  proxied: "min1k",
+  proxied1m: "min1m",
 };
 /** Issue 15's targets, for `--min-ratio targets`. */
 const TARGETS: Partial<Record<Case, number>> = { redirect: 0.6, proxied: 0.9, proxied1m: 0.9 };
@@ -235,6 +351,9 @@ const BIG_SIZE = 1 << 30;
 const PHOTO = "photos/2024/IMG_1000.jpg";
 const PHOTO_BYTES = "jpeg bytes";
 const PATHS: Record<Exclude<Case, "bare">, string> = {
+  min307: `/${BUCKET}/${PHOTO}`,
+  min1k: `/${BUCKET}/site/index.html`,
+  min1m: `/${BUCKET}/blobs/1m.bin`,
   redirect: `/${BUCKET}/${PHOTO}`,
   browser: `/${BUCKET}/${PHOTO}`,
   fetch1k: `/${BUCKET}/site/index.html`,
@@ -645,6 +764,7 @@ async function check(
     case "bare":
       if (res.status !== 307 || res.headers.get("location") !== BARE_LOCATION) fail("not the 307");
       return 307;
+    case "min307":
     case "redirect":
     case "redirect10":
     case "metrics":
@@ -660,11 +780,13 @@ async function check(
       return 307;
     }
     case "fetch1k":
+    case "min1k":
     case "proxied":
     case "proxied10":
       if (res.status !== 200 || text() !== INDEX_HTML) fail("not the index.html");
       return 200;
     case "fetch1m":
+    case "min1m":
     case "proxied1m":
       if (res.status !== 200 || body.length !== MIB || body[MIB - 1] !== 97) fail("not 1 MiB");
       return 200;
@@ -933,7 +1055,9 @@ async function main(): Promise<void> {
   const origin = `http://${originHost}`;
   /** The proxy's variants: this tree, and `@base` (the tree given by --against). */
   const variantsOf = (server: Server): string[] =>
-    against !== undefined && server !== "bare" && server !== "fetch" ? ["", "@base"] : [""];
+    against !== undefined && server !== "bare" && server !== "fetch" && server !== "minimal"
+      ? ["", "@base"]
+      : [""];
   const started: Spawned[] = [];
   const start = async (
     runtime: Runtime,
@@ -947,6 +1071,14 @@ async function main(): Promise<void> {
       ? await spawnServer(
         name,
         floorCommand(runtime, ["--serve-bare", String(port)]),
+        {},
+        port,
+        logFile,
+      )
+      : server === "minimal"
+      ? await spawnServer(
+        name,
+        floorCommand(runtime, ["--serve-minimal", String(port), originHost]),
         {},
         port,
         logFile,
@@ -1108,9 +1240,7 @@ async function main(): Promise<void> {
       const rps = median(mine.map((r) => r.result.rps));
       const cpu = median(mine.map((r) => r.result.cpuUs ?? 0));
       const floor = FLOOR[kind as Case];
-      const floorRows = floor
-        ? of(floor, SERVER[floor] === "bare" || SERVER[floor] === "fetch" ? "" : variant)
-        : [];
+      const floorRows = floor ? of(floor, SERVER[floor] === "proxy" ? variant : "") : [];
       let cells = "";
       if (floor && floorRows.length > 0) {
         const ratio = ratioOf(mine, floorRows);
@@ -1140,6 +1270,17 @@ async function main(): Promise<void> {
         `${runtime.padEnd(7)} ${(kind + variant).padEnd(17)} ${fmtRps(rps).padStart(8)}  ${
           cpu.toFixed(0).padStart(10)
         }  ${cells}`,
+      );
+    }
+    // The proxy against the minimal signer: what the proxy's own code costs on each path.
+    for (const [kind, minimum] of Object.entries(MINIMUM) as [Case, Case][]) {
+      const [mine, least] = [of(kind), of(minimum)];
+      if (mine.length === 0 || least.length === 0) continue;
+      const cpu = (rows: Row[]) => median(rows.map((r) => r.result.cpuUs ?? 0));
+      console.log(
+        `${runtime}: ${kind} / ${minimum} (the minimal signer) ${
+          ratioOf(mine, least).toFixed(2)
+        }, cpu ${cpu(mine).toFixed(0)} against ${cpu(least).toFixed(0)} us/req`,
       );
     }
     // Metrics and access control, as costs against redirect (ratios of the same rounds).
@@ -1198,7 +1339,12 @@ async function main(): Promise<void> {
 
 const serveAt = (flag: string) => Number(process.argv[process.argv.indexOf(flag) + 1]);
 if (process.argv.includes("--serve-bare")) serveBare(serveAt("--serve-bare"));
-else if (process.argv.includes("--serve-fetch")) {
+else if (process.argv.includes("--serve-minimal")) {
+  serveMinimal(
+    serveAt("--serve-minimal"),
+    process.argv[process.argv.indexOf("--serve-minimal") + 2],
+  );
+} else if (process.argv.includes("--serve-fetch")) {
   serveFetch(serveAt("--serve-fetch"), process.argv[process.argv.indexOf("--serve-fetch") + 2]);
 } else if (process.argv.includes("--parse-render")) {
   console.log(JSON.stringify(parseRender(LIST_MANY, 200)));

@@ -193,13 +193,17 @@ async function main(runtime: Runtime, out: LineWriter): Promise<void> {
     hostname,
     idleTimeoutSeconds,
     // When no other request is in flight, the held log lines go out before this answer does (a
-    // client that reads the log after its answer finds its line); under load they are batched.
+    // client that reads the log after its answer finds its line); under load they are batched,
+    // and such an answer waits up to a millisecond for its batch (log_writer.ts).
     handler: async (req, conn) => {
       inFlight++;
       try {
         return await live.handler(req, conn);
       } finally {
-        if (--inFlight === 0) out.flush();
+        if (--inFlight === 0) {
+          const written = out.idle();
+          if (written) await written;
+        }
       }
     },
     onListen: (host, port) =>

@@ -11,16 +11,19 @@ import { isoTime } from "../src/proxy/log.ts";
 import { amzDate } from "../src/s3/scope.ts";
 import { startProxy } from "./support/proxy.ts";
 
-/** A writer whose timer is run by hand. */
+/** A writer whose timer and clock are run by hand. */
 function manual(options: { maxChars?: number } = {}) {
   const writes: string[] = [];
   const timers: { run: () => void; ms: number }[] = [];
+  const clock = { ms: 1_000 };
   const out = batchedLines((text) => writes.push(text), {
     delayMs: 20,
+    idleGapMs: 0.1,
     ...options,
     schedule: (run, ms) => timers.push({ run, ms }),
+    now: () => clock.ms,
   });
-  return { out, writes, timers };
+  return { out, writes, timers, clock };
 }
 
 describe("batchedLines", () => {
@@ -48,6 +51,46 @@ describe("batchedLines", () => {
     timers[0].run();
     out.flush();
     assert.deepEqual(writes, ["x\n"], "nothing written twice, no empty write");
+  });
+
+  test("idle writes at once after a quiet gap; within it, one write a millisecond later", async () => {
+    const { out, writes, timers, clock } = manual();
+    assert.equal(out.idle(), undefined, "nothing held: nothing to wait for");
+    assert.deepEqual(writes, []);
+    out.line("a");
+    assert.equal(out.idle(), undefined, "a lone request's line is written before its answer");
+    assert.deepEqual(writes, ["a\n"]);
+    clock.ms += 0.5; // a loopback round trip later
+    out.line("b");
+    assert.equal(out.idle(), undefined);
+    assert.deepEqual(writes, ["a\n", "b\n"]);
+
+    clock.ms += 0.05; // a busy proxy: the next answer within the gap
+    out.line("c");
+    const first = out.idle();
+    assert.ok(first instanceof Promise, "held: the answer waits for the write");
+    out.line("d");
+    assert.equal(out.idle(), first, "one write shared by every answer within it");
+    assert.deepEqual(writes, ["a\n", "b\n"]);
+    const idleTimers = timers.filter((t) => t.ms !== 20);
+    assert.deepEqual(idleTimers.map((t) => t.ms), [1]);
+    let done = false;
+    first!.then(() => done = true);
+    await Promise.resolve();
+    assert.equal(done, false, "not before the write");
+    clock.ms += 1;
+    idleTimers[0].run();
+    await first;
+    assert.deepEqual(writes, ["a\n", "b\n", "c\nd\n"], "in order, in one write");
+
+    clock.ms += 0.05;
+    out.line("e");
+    assert.ok(out.idle() instanceof Promise, "the timer's write starts a new gap");
+    out.flush(); // an exit, or the 20 ms batch
+    assert.deepEqual(writes, ["a\n", "b\n", "c\nd\n", "e\n"]);
+    for (const t of timers) t.run();
+    assert.equal(writes.join(""), "a\nb\nc\nd\ne\n", "no line lost or written twice");
+    assert.equal(writes.length, 4, "no empty write");
   });
 
   test("a batch past maxChars is written at once", () => {

@@ -104,16 +104,21 @@ function listingPage(
   return pageResponse(body, json, method);
 }
 
-/** A listing page's answer: under a CSP that lets nothing load or run (HTML), never cached. */
+/**
+ * A listing page's answer: under a CSP that lets nothing load or run (HTML), never cached. The
+ * page is encoded once, for its length and its bytes (a string body would be encoded again by
+ * the runtime: ~1 ms for a 1000-entry page in Deno).
+ */
 function pageResponse(body: string, json: boolean, method: string): Response {
+  const bytes = new TextEncoder().encode(body);
   const headers = new Headers({
     "content-type": json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
-    "content-length": String(new TextEncoder().encode(body).length),
+    "content-length": String(bytes.length),
   });
   if (!json) headers.set("content-security-policy", LISTING_CSP);
-  return new Response(method === "HEAD" ? null : body, { status: 200, headers });
+  return new Response(method === "HEAD" ? null : bytes, { status: 200, headers });
 }
 
 /**
