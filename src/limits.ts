@@ -60,7 +60,11 @@ function targetLength(url: string): number {
   const scheme = url.indexOf("://");
   const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
   if (start < 0) return 1;
-  if (!url.includes(".", start) && !/%2e/i.test(url)) return url.length - start;
+  // A dot segment starts after a slash or a backslash (a slash to browsers and Bun): `a.jpg`
+  // has none, and needs no second pass.
+  if (!url.includes("/.", start) && !url.includes("\\.", start) && !/%2e/i.test(url)) {
+    return url.length - start;
+  }
   try {
     const { path, query } = rawTarget(url);
     return path.length + (url.includes("?", start) ? query.length + 1 : 0);

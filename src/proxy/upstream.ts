@@ -115,10 +115,12 @@ export async function sendUpstream(
   const url = `${config.scheme}://${address.host}${address.path}${
     auth.query ? "?" + auth.query : ""
   }`;
-  const headers = new Headers();
-  for (const [name, value] of signed) if (name !== "host") headers.set(name, value);
-  for (const [name, value] of auth.headers) headers.set(name, value);
-  headers.set("accept-encoding", "identity");
+  // Pairs, not a Headers: fetch copies its init's headers, and Deno copies a Headers through its
+  // sorting iterator (each name here is set once: the forwarded ones, the signature's, ours).
+  const headers: [string, string][] = [];
+  for (const [name, value] of signed) if (name !== "host") headers.push([name, value]);
+  for (const [name, value] of auth.headers) headers.push([name, value]);
+  headers.push(["accept-encoding", "identity"]);
   const timeout = request.abort ?? new AbortController();
   const timer = setTimeout(() => timeout.abort(), config.upstreamTimeoutMs);
   // Called unbound: workerd's fetch throws "Illegal invocation" when called as a method.

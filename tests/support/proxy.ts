@@ -84,7 +84,15 @@ function command(options: ProxyOptions): Deno.Command {
       Deno.execPath(),
       options.viaTask
         ? ["task", "start"]
-        : ["run", "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
+        // The V8 flag of `deno task start` (deno.json): the proxy as it runs, memory included.
+        : [
+          "run",
+          "--v8-flags=--max-semi-space-size=1",
+          "--allow-net",
+          "--allow-env",
+          "--allow-read",
+          "src/main.ts",
+        ],
     ]
     : ["bun", ["run", "src/main.ts"]];
   const base: Record<string, string> = { HOST: "127.0.0.1", PORT: "0" };
