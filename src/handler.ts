@@ -78,18 +78,19 @@ interface Table {
 async function serve(
   table: Table,
   req: Request,
+  url: string,
   method: string,
   facts: Facts,
   conn?: ConnInfo,
 ): Promise<Outcome> {
   // Below both runtimes' own limits, so that Deno and Bun answer alike (see limits.ts).
-  const big = checkHead(method, req.url, req.headers);
+  const big = checkHead(method, url, req.headers);
   if (big?.status === 431) {
     const headers = { ...big.headers, "cache-control": "no-store" };
     return { response: new Response(null, { status: 431, headers }), decision: "reject" };
   }
   if (big) return refused(big, facts, method);
-  const target = parseTarget(req.url, req.headers);
+  const target = parseTarget(url, req.headers);
   if ("kind" in target) return refused(target, facts, method);
   [facts.client, facts.clientReason] = classifyClient(req.headers, target.query);
   const match = matchMount(table.mounts, target.path);
@@ -121,7 +122,7 @@ async function serve(
     : undefined;
   if (pre) return { response: pre, decision: "preflight" };
   // Before anything goes upstream (folder checks, slash redirects, HEAD probes included).
-  const input = { req, method, url: req.url, clientAddr: facts.clientAddr };
+  const input = { req, method, url, clientAddr: facts.clientAddr };
   const admitted = await authenticate(auth, input);
   facts.auth = admitted.method;
   if (admitted.kind === "fail") {
@@ -206,9 +207,11 @@ export function createRouter(routes: readonly ServedRoute[], deps: RouterDeps): 
   return async function handle(req: Request, conn?: ConnInfo): Promise<Response> {
     const started = deps.now();
     const method = req.method;
+    // Read once: Bun builds a new string for each read of req.url.
+    const url = req.url;
     const id = requestId(req.headers.get("x-request-id"));
     const facts: Facts = { route: null, client: "http", clientReason: "n/a", requestId: id };
-    const outcome = await serve(table, req, method, facts, conn);
+    const outcome = await serve(table, req, url, method, facts, conn);
     const { decision, error } = outcome;
     let response = finishResponse(outcome.response, {
       id,
@@ -218,7 +221,7 @@ export function createRouter(routes: readonly ServedRoute[], deps: RouterDeps): 
     });
     const { status } = response;
     const ms = deps.now() - started;
-    log(accessLogEntry({ started, ms, method, url: req.url, status, decision, error }, facts));
+    log(accessLogEntry({ started, ms, method, url, status, decision, error }, facts));
     if (metrics) {
       // The log's clock (milliseconds): a second, finer clock costs a redirect about 2%.
       metrics.request(facts.route, decision, status, ms / 1000);

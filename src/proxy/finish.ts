@@ -20,10 +20,9 @@ export interface Finish {
 
 /** The answer with the headers every answer carries. */
 export function finishResponse(response: Response, finish: Finish): Response {
-  const out = mutable(response);
+  const out = withRequestId(response, finish.id);
   if (finish.authenticated) privately(out);
   if (finish.cors) applyCors(out.headers, finish.origin, finish.cors);
-  out.headers.set("x-request-id", finish.id);
   return out;
 }
 
@@ -38,13 +37,18 @@ function privately(response: Response): Response {
   return response;
 }
 
-/** The response itself when its headers can be changed, else a copy whose headers can. */
-function mutable(response: Response): Response {
+/**
+ * The response with its request id: itself when its headers can be changed, else a copy whose
+ * headers can (a `fetch` answer's are immutable).
+ */
+function withRequestId(response: Response, id: string): Response {
   try {
-    response.headers.set("x-request-id", "");
+    response.headers.set("x-request-id", id);
     return response;
   } catch {
-    return new Response(response.body, response);
+    const copy = new Response(response.body, response);
+    copy.headers.set("x-request-id", id);
+    return copy;
   }
 }
 
