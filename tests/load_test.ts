@@ -200,9 +200,11 @@ describe(`load: ${SECONDS} s per phase, under Deno and Bun`, () => {
           assert.equal(result.unexpected, 0, `${line}\n${result.examples.join("\n")}`);
           assert.ok(result.requests > connections * 2, line);
           for (const kind of KINDS) assert.ok(result.byKind[kind.name] > 0, kind.name);
-          // Growth after warm-up: under 10% over a long phase; a 3 s phase ends while the
-          // working set still settles (more so at 256 connections), so 25% there.
-          const bound = SECONDS >= 30 ? 0.1 : 0.25;
+          // Growth after warm-up: under 10% over a long phase. A short phase ends while the
+          // working set still settles: 25% there, 35% at 256 connections, where Deno's resident
+          // memory (its native buffers, kept by glibc: README, "Deno's working set") climbs for
+          // longer (measured: 19-30% over 3 s, 15% over 10 s, under 10% over 60 s).
+          const bound = SECONDS >= 30 ? 0.1 : connections > 64 ? 0.35 : 0.25;
           assert.ok(late - early < Math.max(early * bound, 4 * MIB), `growth: ${line}`);
           peak = Math.max(peak, peakRss);
           peakDescriptors = peakFds;
