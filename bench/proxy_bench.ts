@@ -14,6 +14,10 @@
  *   `Location`), the ceiling of the runtime's HTTP stack here;
  * - a **bare fetch-proxy** (this file with `--serve-fetch ORIGIN`: `fetch` the same origin URL,
  *   return its `Response`), the floor of any proxy in that runtime;
+ * - the **minimal signer** (this file with `--serve-minimal PORT ORIGIN_HOST`: presign and 307,
+ *   or signed fetch with a timeout signal, allow-listed headers, a small body read whole or a
+ *   large one through a pull stream, one batched JSON log line): the least the proxy's work
+ *   costs in that runtime;
  * - the proxy (`src/main.ts`), one route at `/`; and, for some cases, a second one with ten routes
  *   and a third with `LISTING_CACHE_SECONDS=60`.
  *
@@ -23,6 +27,7 @@
  * | case             | what                                                          | floor      |
  * | ---------------- | ------------------------------------------------------------- | ---------- |
  * | `bare`           | the bare 307                                                  |            |
+ * | `min307`, `min1k`, `min1m` | the minimal signer on the redirect, 1 KiB, 1 MiB paths | bare, fetch1k, fetch1m |
  * | `redirect`       | `GET` of a key by a plain client: route, presign, 307, log   | bare       |
  * | `browser`        | the same with Chrome's headers (one upstream `HEAD` first)    | bare       |
  * | `fetch1k`        | the bare fetch-proxy, the 1 KiB `index.html`                  |            |
@@ -37,6 +42,9 @@
  * | `basic`, `jwt`   | `redirect` on an `AUTH=basic` route (htpasswd line of cost 10, | redirect   |
  * |                  | the same credentials each time: the cache) and on an `AUTH=jwt`|            |
  * |                  | route (an RS256 token from tests/support/oidc.ts's issuer)    |            |
+ *
+ * The proxy's `redirect`, `proxied` and `proxied1m` are also printed against `min307`, `min1k` and
+ * `min1m`: what the proxy's own code costs beyond the work itself.
  *
  * Rounds are interleaved (`--rounds`, default 3: every case once per round, in the order above),
  * and each case's figure is the median of its rounds; a ratio is the median of the per-round
