@@ -69,7 +69,7 @@
  * Options: `--seconds S` per case (default 2), `--warmup S` (default 1), `--rounds N`
  * (default 3), `--big-rounds N` (default 2; 0 skips it), `--connections N` (default 64),
  * `--threads N` (wrk threads, default 1), `--runtimes deno,bun`, `--cases a,b,...`,
- * `--origin auto|nginx|inprocess`, `--generator auto|wrk|fetch`, `--budget S` (default 900),
+ * `--origin auto|nginx|inprocess`, `--generator auto|wrk|fetch`, `--budget S` (default 1200),
  * `--min-ratio targets|R`, `--against DIR`, `--max-metrics-cost F` (exit 1 when metrics cost more
  * than F, 1 - metrics/redirect), `--max-auth-cost C` (exit 1 when basic or jwt costs more than C
  * times redirect per request, redirect/basic), `--metrics-rounds N` (accepted for older scripts:
@@ -916,7 +916,7 @@ async function main(): Promise<void> {
   const bigRounds = Math.floor(numberOption("--big-rounds", 2, 0));
   const connections = Math.floor(numberOption("--connections", 64, 1));
   const threads = Math.floor(numberOption("--threads", 1, 1));
-  const budget = numberOption("--budget", 900, 5);
+  const budget = numberOption("--budget", 1200, 5);
   const minRatioOption = option("--min-ratio", "0");
   const targets = minRatioOption === "targets";
   const minRatio = targets ? 0 : Number(minRatioOption);
