@@ -75,6 +75,12 @@ export interface ProxyExit extends ExitStatus {
 /** The repository root, from this file's location (tests/support/). */
 export const REPO_ROOT: string = new URL("../../", import.meta.url).pathname;
 
+/** The V8 flags of `deno task start` (deno.json), so that tests run Deno as users do. */
+const START_V8_FLAGS: string[] = (() => {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}deno.json`)).tasks;
+  return String(tasks.start).match(/--v8-flags=\S+/g) ?? [];
+})();
+
 function command(options: ProxyOptions): Deno.Command {
   const { runtime, env = {} } = options;
   const [cmd, args] = options.executable !== undefined
@@ -84,15 +90,8 @@ function command(options: ProxyOptions): Deno.Command {
       Deno.execPath(),
       options.viaTask
         ? ["task", "start"]
-        // The V8 flag of `deno task start` (deno.json): the proxy as it runs, memory included.
-        : [
-          "run",
-          "--v8-flags=--max-semi-space-size=1",
-          "--allow-net",
-          "--allow-env",
-          "--allow-read",
-          "src/main.ts",
-        ],
+        // With `deno task start`'s V8 flags: the proxy as it runs, memory included.
+        : ["run", ...START_V8_FLAGS, "--allow-net", "--allow-env", "--allow-read", "src/main.ts"],
     ]
     : ["bun", ["run", "src/main.ts"]];
   const base: Record<string, string> = { HOST: "127.0.0.1", PORT: "0" };
